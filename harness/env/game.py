@@ -173,6 +173,22 @@ class Game:
                         cmds.add(f"slice {names[f[1]]} with {names[o]}")
         return sorted(cmds)
 
+    # -- read-only views (what an observer of the text could know) -----------------------
+    def contents(self, r: str) -> list[str]:
+        """Ids of the objects in receptacle ``r``, in listing order."""
+        assert self._dyn is not None
+        return sorted(f[1] for f in self._dyn.with_arg("inreceptacle", 2, r))
+
+    def is_open(self, r: str) -> bool:
+        assert self._dyn is not None
+        return ("opened", r) in self._dyn
+
+    def holding(self) -> list[str]:
+        return self._held()
+
+    def receptacles_here(self) -> list[str]:
+        return list(self._here())
+
     def facts(self) -> list[Fact]:
         """The current state as sorted facts (static and dynamic)."""
         assert self._dyn is not None

@@ -1,0 +1,70 @@
+"""The ``harness`` command line. Each subcommand lives in its own module and is imported only
+when it runs, so ``harness --help`` stays instant."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+# name -> (module, attribute, one-line help shown by ``harness --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "play": ("harness.cli.play", "play", "Play a game by hand, or replay a script of commands."),
+    "data": ("harness.cli.data", "data", "Export expert ReAct trajectories as training data."),
+    "suites": ("harness.cli.suites", "suites", "List scenario suites and the games they hold."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="react-harness", prog_name="harness")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Train, serve and evaluate small ReAct agents on ALFWorld-style household tasks."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if debug:
+        os.environ["HARNESS_DEBUG"] = "1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: HarnessError → one line on stderr; Ctrl-C → exit 130."""
+    from harness.errors import HarnessError
+
+    try:
+        cli.main(args=argv, prog_name="harness", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except HarnessError as e:
+        if os.environ.get("HARNESS_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)

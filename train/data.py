@@ -1,0 +1,159 @@
+"""Training data from expert trajectories, in the formats LLaMA-Factory reads unchanged.
+
+    python -m train.data --suite alfworld-train --out data/react
+    harness data --suite synthetic-train --out data/react
+
+Writes ``react_{train,test}_{alpaca,sharegpt}.json``, ``dataset_info.json`` and
+``manifest.json`` (sha256 of every file, counts, suite, seed). Each episode is the expert's
+full ReAct conversation built by ``harness.protocol`` (the messages the harness sends at
+evaluation time); the train/test split is by game, never by step, and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.env.expert import ExpertFailed, solve
+from harness.protocol import SYSTEM_PROMPT, build_messages
+from harness.scenarios import Suite
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Episode:
+    game_id: str
+    task_type: str
+    messages: list[dict[str, str]]
+
+
+def expert_episode(suite: Suite, entry, system: str | None = SYSTEM_PROMPT) -> Episode:
+    """The expert's conversation on one suite game, through the ReAct protocol."""
+    world = entry.world()
+    game = suite.game(entry)
+    intro = game.reset()
+    steps = solve(world, text_format=suite.text_format)
+    history = [(s.text, s.observation) for s in steps]
+    return Episode(entry.id, entry.task_type, build_messages(intro, history, system=system))
+
+
+def to_sharegpt(ep: Episode) -> dict:
+    system = next((m["content"] for m in ep.messages if m["role"] == "system"), "")
+    conv = [
+        {"from": "human" if m["role"] == "user" else "gpt", "value": m["content"]}
+        for m in ep.messages
+        if m["role"] != "system"
+    ]
+    return {"conversations": conv, "system": system, "game_id": ep.game_id, "task_type": ep.task_type}
+
+
+def to_alpaca(ep: Episode) -> dict:
+    system = next((m["content"] for m in ep.messages if m["role"] == "system"), "")
+    turns = [m["content"] for m in ep.messages if m["role"] != "system"]
+    pairs = [[turns[i], turns[i + 1]] for i in range(0, len(turns) - 1, 2)]
+    (last_q, last_a), history = pairs[-1], pairs[:-1]
+    return {
+        "instruction": last_q,
+        "input": "",
+        "output": last_a,
+        "system": system,
+        "history": history,
+        "game_id": ep.game_id,
+        "task_type": ep.task_type,
+    }
+
+
+def dataset_info(prefix: str = "react") -> dict:
+    info = {}
+    for split in ("train", "test"):
+        info[f"{prefix}_{split}_alpaca"] = {
+            "file_name": f"{prefix}_{split}_alpaca.json",
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "response": "output",
+                "system": "system",
+                "history": "history",
+            },
+        }
+        info[f"{prefix}_{split}_sharegpt"] = {
+            "file_name": f"{prefix}_{split}_sharegpt.json",
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        }
+    return info
+
+
+def split_games(ids: list[str], test_fraction: float, seed: int) -> tuple[set[str], set[str]]:
+    """Deterministic split by game id."""
+    order = sorted(ids)
+    random.Random(seed).shuffle(order)
+    n_test = round(len(order) * test_fraction)
+    if 0 < test_fraction and n_test == 0 and len(order) > 1:
+        n_test = 1
+    return set(order[n_test:]), set(order[:n_test])
+
+
+def export(
+    suite: Suite,
+    out_dir: str | Path,
+    *,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    limit: int | None = None,
+    system: str | None = SYSTEM_PROMPT,
+    progress=None,
+) -> dict:
+    """Write the dataset files; returns the manifest. Raises HarnessError on bad input."""
+    from harness._util.atomic import atomic_write_text
+
+    entries = suite.games()[:limit] if limit else suite.games()
+    episodes: list[Episode] = []
+    skipped: list[str] = []
+    for entry in entries:
+        try:
+            episodes.append(expert_episode(suite, entry, system))
+        except ExpertFailed:
+            skipped.append(entry.id)
+        if progress:
+            progress(entry.id)
+    train_ids, test_ids = split_games([e.game_id for e in episodes], test_fraction, seed)
+    out = Path(out_dir)
+    files: dict[str, dict] = {}
+    for split, ids in (("train", train_ids), ("test", test_ids)):
+        eps = [e for e in episodes if e.game_id in ids]
+        for fmt, conv in (("alpaca", to_alpaca), ("sharegpt", to_sharegpt)):
+            name = f"react_{split}_{fmt}.json"
+            sha = atomic_write_text(out / name, json.dumps([conv(e) for e in eps], ensure_ascii=False, indent=1))
+            files[name] = {"sha256": sha, "episodes": len(eps)}
+    sha = atomic_write_text(out / "dataset_info.json", json.dumps(dataset_info(), indent=2))
+    files["dataset_info.json"] = {"sha256": sha}
+    manifest = {
+        "version": FORMAT_VERSION,
+        "suite": suite.name,
+        "text_format": suite.text_format,
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "episodes": len(episodes),
+        "train_games": sorted(train_ids),
+        "test_games": sorted(test_ids),
+        "skipped_unsolvable": skipped,
+        "files": files,
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> None:
+    from harness.cli import main as cli_main
+
+    cli_main(["data", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    main()
