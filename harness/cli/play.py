@@ -22,6 +22,7 @@ HELP_LINES = "Type a command, '?' for the admissible commands, 'quit' to stop."
 @click.option("--jsonl", is_flag=True, help="Print one JSON record per step instead of text.")
 @click.option("--text-format", type=click.Choice(["2.1.1", "0.4"]), default=None, help="ALFWorld text variant.")
 @click.option("--max-steps", type=int, default=None, help="End the episode after this many steps.")
+@click.option("--expert", is_flag=True, help="Let the built-in expert play (thoughts included) and print its turns.")
 def play(
     game_path: str | None,
     suite: str | None,
@@ -30,6 +31,7 @@ def play(
     jsonl: bool,
     text_format: str | None,
     max_steps: int | None,
+    expert: bool,
 ) -> None:
     """Play a game interactively, or replay a script of commands.
 
@@ -37,6 +39,7 @@ def play(
     harness play --game $ALFWORLD_DATA/json_2.1.1/valid_seen/.../game.tw-pddl
     harness play --suite synthetic-smoke --index 3
     harness play --suite synthetic-smoke --index 0 --script cmds.txt --jsonl
+    harness play --suite synthetic-smoke --index 0 --expert
     """
     gid, game = open_game(game_path, suite, index, text_format, max_steps)
     intro = game.reset()
@@ -45,7 +48,11 @@ def play(
                "admissible_commands": game.admissible_commands()})
     else:
         click.echo(intro)
-    if script is not None:
+    if expert:
+        if script is not None:
+            raise UsageError("--expert and --script exclude each other")
+        _play_expert(game, jsonl)
+    elif script is not None:
         commands = (line.rstrip("\n") for line in script)
         _run(game, commands, jsonl, interactive=False)
     else:
@@ -53,6 +60,21 @@ def play(
             raise UsageError("--jsonl needs --script FILE (or '--script -' to read stdin)")
         click.echo(f"\n{HELP_LINES}")
         _run(game, _prompt(), jsonl, interactive=True)
+
+
+def _play_expert(game, jsonl: bool) -> None:
+    from harness.env.expert import solve
+
+    steps = solve(game.world, text_format=game.text_format)
+    for k, st in enumerate(steps, 1):
+        if jsonl:
+            _emit({"step": k, "command": st.text, "observation": st.observation, "won": st.won,
+                   "done": st.won})
+        else:
+            click.echo(f"> {st.text}\n{st.observation}")
+    if not jsonl:
+        click.echo(f"Won in {len(steps)} steps ({sum(s.is_thought for s in steps)} thoughts)."
+                   if steps and steps[-1].won else "The expert did not win.")
 
 
 def _prompt():

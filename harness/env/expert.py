@@ -25,6 +25,10 @@ class ExpertFailed(RuntimeError):
     """The planner could not solve the game (it is unsolvable with what is there)."""
 
 
+class _Won(Exception):
+    """Raised inside the planner the moment the goal holds (episodes end on the win)."""
+
+
 @dataclass(frozen=True)
 class ExpertStep:
     """One turn: ``text`` is either ``think: …`` or a command; ``observation`` is the reply
@@ -77,6 +81,8 @@ class _Planner:
         if not r.admissible:
             raise ExpertFailed(f"planner issued an inadmissible command: {command!r}")
         self.steps.append(ExpertStep(command, r.observation, r.won))
+        if r.won:
+            raise _Won
         return r.observation
 
     def name(self, i: str) -> str:
@@ -245,7 +251,11 @@ class _Planner:
 
 
 def solve(world: World, *, text_format: str = "2.1.1") -> list[ExpertStep]:
-    """Plan and play ``world`` from its start; returns every step (thoughts included).
-    Raises ``ExpertFailed`` if the goal cannot be reached."""
-    return _Planner(world, text_format).solve()
+    """Plan and play ``world`` from its start; returns every step (thoughts included), ending
+    with the step that wins. Raises ``ExpertFailed`` if the goal cannot be reached."""
+    planner = _Planner(world, text_format)
+    try:
+        return planner.solve()
+    except _Won:
+        return planner.steps
 

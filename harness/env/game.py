@@ -88,6 +88,8 @@ class Game:
         self.max_steps = max_steps
         self._dyn: FactStore | None = None
         self._init_store = FactStore(world.init_dynamic)
+        for pred in DYNAMIC_PREDICATES:  # index once; every reset's copy keeps the index
+            self._init_store.with_arg(pred, 1, "")
 
     # -- public API -----------------------------------------------------------------------
     @property

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from harness.env.pddl import SExpr
 
 Matcher = Callable[[tuple], Iterator[tuple]]
+_TESTS = ("not", "or", "=", "imply", "forall")
 TypedDomain = Callable[[str], list[str]]
 
 
@@ -54,9 +55,71 @@ class GoalChecker:
         self.goal = goal
         self.domain_of_type = domain_of_type
         self._fresh = 0
+        # A conjunction of existentials (every ALFWorld goal) is flattened once, up front.
+        self._flat: tuple[list[SExpr], dict[str, str]] | None = None
+        if not isinstance(goal, str) and goal and goal[0] in ("and", "exists"):
+            self._flat = self._flatten([goal], {})
+
+        self._plan = self._compile(*self._flat) if self._flat is not None else None
 
     def __call__(self, match: Matcher) -> bool:
+        if self._plan is not None:
+            return self._run(self._plan, 0, {}, match)
         return self.holds(self.goal, {}, match)
+
+    # -- compiled plan for the top-level conjunction --------------------------------------
+    def _compile(self, goals: list[SExpr], types: dict[str, str]) -> list[tuple]:
+        """Order the conjuncts once: each positive atom as soon as it is the most bound one,
+        each other test as soon as its variables are bound."""
+        plan: list[tuple] = []
+        bound: set[str] = set()
+        remaining = list(goals)
+        while remaining:
+            ready = [g for g in remaining if g[0] in _TESTS and _free_vars(g) <= bound]
+            if ready:
+                plan.append(("test", ready[0]))
+                remaining.remove(ready[0])
+                continue
+            atoms = [g for g in remaining if g[0] not in _TESTS]
+            if not atoms:
+                unbound = sorted({v for g in remaining for v in _free_vars(g)} - bound)
+                plan.append(("enum", [(v, types.get(v, "object")) for v in unbound]))
+                bound |= set(unbound)
+                continue
+            best = max(atoms, key=lambda g: sum(1 for a in g[1:] if not a.startswith("?") or a in bound))
+            remaining.remove(best)
+            terms = best[1:]
+            plan.append(("atom", best[0], terms, tuple(a.startswith("?") for a in terms)))
+            bound |= {a for a in terms if a.startswith("?")}
+        return plan
+
+    def _run(self, plan: list[tuple], i: int, env: dict[str, str], match: Matcher) -> bool:
+        if i == len(plan):
+            return True
+        step = plan[i]
+        kind = step[0]
+        if kind == "test":
+            return self.holds(step[1], env, match) and self._run(plan, i + 1, env, match)
+        if kind == "enum":
+            return any(self._run(plan, i + 1, e, match) for e in self._enumerate(step[1], env))
+        _, pred, terms, is_var = step
+        pattern = (pred, *(env.get(t) if v else t for t, v in zip(terms, is_var, strict=True)))
+        for fact in match(pattern):
+            new = env
+            ok = True
+            for t, v, value in zip(terms, is_var, fact[1:], strict=True):
+                if v:
+                    cur = new.get(t)
+                    if cur is None:
+                        if new is env:
+                            new = dict(env)
+                        new[t] = value
+                    elif cur != value:
+                        ok = False
+                        break
+            if ok and self._run(plan, i + 1, new, match):
+                return True
+        return False
 
     # -- boolean evaluation -------------------------------------------------------------
     def holds(self, f: SExpr, env: dict[str, str], match: Matcher) -> bool:
@@ -100,6 +163,10 @@ class GoalChecker:
         self, goals: list[SExpr], env: dict[str, str], types: dict[str, str], match: Matcher
     ) -> Iterator[dict[str, str]]:
         """Yield bindings that satisfy every formula in ``goals`` (a conjunction)."""
+        flat, types = self._flatten(goals, types)
+        yield from self._join(flat, env, types, match)
+
+    def _flatten(self, goals: list[SExpr], types: dict[str, str]) -> tuple[list[SExpr], dict[str, str]]:
         goals = list(goals)
         # Flatten nested and/exists (renaming existential variables apart).
         flat: list[SExpr] = []
@@ -117,7 +184,7 @@ class GoalChecker:
                 goals.insert(0, body)
             else:
                 flat.append(g)
-        yield from self._join(flat, env, types, match)
+        return flat, types
 
     def _join(
         self, goals: list[SExpr], env: dict[str, str], types: dict[str, str], match: Matcher

@@ -8,6 +8,7 @@ well under a millisecond of Python work beyond ``json.loads``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,29 +49,31 @@ class ParsedGame:
     path: str | None = None
 
 
+_COMMENT_RE = re.compile(r";[^\n]*")
+
+
 def _strip_comments(text: str) -> str:
-    return "\n".join(line.split(";", 1)[0] for line in text.splitlines())
+    return _COMMENT_RE.sub("", text) if ";" in text else text
 
 
 def parse_sexpr(text: str) -> SExpr:
-    """Parse one s-expression into nested tuples of lower-case symbols."""
-    tokens = _TOKEN_RE.findall(text)
-    if not tokens:
-        raise ValueError("empty expression")
+    """Parse the first s-expression of ``text`` into nested tuples of lower-case symbols."""
     stack: list[list] = [[]]
-    for tok in tokens:
+    for tok in _TOKEN_RE.findall(text):
         if tok == "(":
             stack.append([])
         elif tok == ")":
             if len(stack) == 1:
                 raise ValueError("unbalanced ')'")
             done = tuple(stack.pop())
+            if len(stack) == 1:
+                return done
             stack[-1].append(done)
+        elif len(stack) == 1:
+            return tok.lower()
         else:
             stack[-1].append(tok.lower())
-    if len(stack) != 1:
-        raise ValueError("unbalanced '('")
-    return stack[0][0]
+    raise ValueError("unbalanced '('" if len(stack) > 1 else "empty expression")
 
 
 def _section(text: str, start: str, end: str | None) -> str:
@@ -83,22 +86,7 @@ def _section(text: str, start: str, end: str | None) -> str:
     return text[i + len(start) : j]
 
 
-def _goal_text(problem: str) -> str:
-    i = problem.find("(:goal")
-    if i < 0:
-        raise ValueError("no (:goal section")
-    depth = 0
-    for j in range(i, len(problem)):
-        c = problem[j]
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return problem[i : j + 1]
-    raise ValueError("unbalanced (:goal section")
-
-
+@functools.lru_cache(maxsize=8)
 def parse_domain_rtypes(domain: str) -> dict[str, tuple[str, ...]]:
     """The receptacle types that clean/heat/cool accept in ``domain`` (comments ignored)."""
     text = _strip_comments(domain).lower()
@@ -125,7 +113,10 @@ def parse_problem(problem: str) -> tuple[dict[str, str], list[tuple[str, ...]], 
     init_text = _section(low, "(:init", "(:goal")
     init = [tuple(m.split()) for m in _FACT_RE.findall(init_text)]
     init = [f for f in init if f]
-    goal_expr = parse_sexpr(_goal_text(low))
+    start = low.find("(:goal")
+    if start < 0:
+        raise ValueError("no (:goal section")
+    goal_expr = parse_sexpr(low[start:])
     if not (isinstance(goal_expr, tuple) and len(goal_expr) == 2):
         raise ValueError("malformed (:goal section")
     return objects, init, goal_expr[1]
