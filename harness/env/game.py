@@ -188,6 +188,12 @@ class Game:
     def holding(self) -> list[str]:
         return self._held()
 
+    def fact(self, *fact: str) -> bool:
+        """Whether a fact holds now, e.g. ``game.fact("isclean", obj_id)``."""
+        store = self._dyn if fact[0] in DYNAMIC_PREDICATES else self.world.static
+        assert store is not None
+        return tuple(fact) in store
+
     def receptacles_here(self) -> list[str]:
         return list(self._here())
 

@@ -1,0 +1,185 @@
+"""``harness bench MODEL``: play a suite's games with a model and score the traces."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+POLICIES = ("expert", "random", "scripted")
+
+
+def default_suite() -> str:
+    return "alfworld-valid-seen" if os.environ.get("ALFWORLD_DATA") else "synthetic-smoke"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+
+
+@click.command()
+@click.argument("model")
+@click.option("--suite", default=None, help="Suite name or YAML (default: alfworld-valid-seen with ALFWORLD_DATA, else synthetic-smoke).")
+@click.option("--backend", default="auto", show_default=True, help="auto | ollama | llamacpp | expert | random")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel episodes (Ollama and policies).")
+@click.option("--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's, 50).")
+@click.option("--mode", type=click.Choice(["finetuned", "fewshot"]), default="finetuned", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Sampling seed (greedy decoding by default).")
+@click.option("--temperature", default=0.0, show_default=True)
+@click.option("--num-predict", default=128, show_default=True, help="Max new tokens per reply.")
+@click.option("--timeout", "timeout_s", default=120.0, show_default=True, help="Wall-clock limit per reply (s).")
+@click.option("--limit", default=None, type=click.IntRange(1), help="Only the first K games of the suite.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder (default runs/<model>-<suite>-<mode>).")
+def bench(
+    model: str,
+    suite: str | None,
+    backend: str,
+    workers: int,
+    max_steps: int | None,
+    mode: str,
+    seed: int,
+    temperature: float,
+    num_predict: int,
+    timeout_s: float,
+    limit: int | None,
+    out_dir: str | None,
+) -> None:
+    """Run ReAct episodes against MODEL on a suite and score the action traces.
+
+    \b
+    harness bench expert --suite alfworld-valid-seen        # the ceiling: 100 %
+    harness bench random --suite synthetic-smoke            # the floor
+    harness bench smollm2 --suite synthetic-smoke --mode fewshot
+    harness bench qwen2.5-react --suite alfworld-valid-unseen --workers 4
+
+    Rerunning the same command into the same --out resumes an interrupted run.
+    """
+    from rich.console import Console
+
+    from harness.backends.base import ChatOptions
+    from harness.fewshot import examples_for
+    from harness.report import write_reports
+    from harness.runner import RunConfig, run_suite
+    from harness.scenarios import load_suite
+
+    console = Console(stderr=True)
+    s = load_suite(suite or default_suite())
+    games = s.games()
+    if limit:
+        games = games[:limit]
+    backend_name, make_backend, workers = _backend_factory(model, backend, seed, workers, console)
+    options = ChatOptions(temperature=temperature, seed=seed, num_predict=num_predict, timeout_s=timeout_s)
+    cfg = RunConfig(
+        suite=s.name,
+        model=model,
+        backend=backend_name,
+        mode=mode,
+        max_steps=max_steps or s.max_steps,
+        seed=seed,
+        limit=limit,
+        options=options,
+    )
+    out = Path(out_dir or f"runs/{_safe(model)}-{_safe(s.name)}-{mode}")
+    examples = (lambda t: list(examples_for(t, s.text_format))) if mode == "fewshot" else None
+    resume_hint = "harness " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else f"harness bench {model} --out {out}"
+    try:
+        traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console)
+    except KeyboardInterrupt:
+        click.echo(f"Interrupted. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True)
+        sys.exit(130)
+    results = write_reports(out, traces, cfg.identity())
+    _print_summary(console, results, out)
+
+
+def _backend_factory(model: str, backend: str, seed: int, workers: int, console):
+    from harness.backends import create_backend
+
+    if backend in POLICIES or (backend == "auto" and model in POLICIES):
+        name = backend if backend in POLICIES else model
+        return name, (lambda: create_backend(name, model=model, seed=seed)), workers
+    from harness.backends.resolve import open_model, resolve_backend_name
+
+    name = resolve_backend_name(model, backend)
+    if name == "llamacpp" and workers > 1:
+        console.print("[yellow]the embedded llama.cpp backend runs one episode at a time; using --workers 1[/]")
+        workers = 1
+    return name, (lambda: open_model(model, name)), workers
+
+
+def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, console):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from harness.runner import run_suite
+    from harness.traces import read_traces
+
+    already = {t.game_id for t in read_traces(out / "traces.jsonl")} if (out / "traces.jsonl").exists() else set()
+    stats = {"won": 0, "done": 0, "tokens": 0, "gen_s": 0.0, "t0": time.perf_counter()}
+    for t in read_traces(out / "traces.jsonl") if already else []:
+        stats["won"] += t.won
+        stats["done"] += 1
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("success {task.fields[success]}"),
+        TextColumn("{task.fields[tps]} tok/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(
+            f"{cfg.model} on {suite.name}",
+            total=total,
+            completed=min(len(already), total),
+            success=_pct(stats),
+            tps="–",
+        )
+
+        def on_episode(t) -> None:
+            stats["done"] += 1
+            stats["won"] += t.won
+            for s in t.steps:
+                if s.eval_count and s.eval_duration_s:
+                    stats["tokens"] += s.eval_count
+                    stats["gen_s"] += s.eval_duration_s
+            tps = f"{stats['tokens'] / stats['gen_s']:.1f}" if stats["gen_s"] else "–"
+            bar.update(task, advance=1, success=_pct(stats), tps=tps)
+
+        return run_suite(suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode)
+
+
+def _pct(stats: dict) -> str:
+    return f"{stats['won']}/{stats['done']}" if stats["done"] else "–"
+
+
+def _print_summary(console, results: dict, out: Path) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{results['run'].get('model')} on {results['run'].get('suite')}")
+    for col in ("task type", "n", "success", "95% CI", "progress", "steps", "invalid", "parse fail", "efficiency"):
+        table.add_column(col, justify="left" if col == "task type" else "right")
+    rows = [*results["by_task_type"].items(), ("overall", results["overall"])]
+    for name, m in rows:
+        lo, hi = m["success_ci"]
+        table.add_row(
+            name,
+            str(m["episodes"]),
+            f"{m['success_rate']:.1%}",
+            f"{lo:.0%}–{hi:.0%}",
+            f"{m['progress_rate']:.1%}",
+            f"{m['mean_steps']:.1f}",
+            f"{m['invalid_rate']:.1%}",
+            f"{m['parse_failure_rate']:.1%}",
+            f"{m['efficiency']:.2f}",
+            style="bold" if name == "overall" else None,
+        )
+    Console = type(console)
+    Console().print(table)
+    errors = results["overall"]["errors"]
+    if errors:
+        console.print(f"[yellow]{errors} episode(s) ended with an error; see {out / 'report.md'}[/]")
+    console.print(f"traces, results.json, report.md, report.html → {out}")

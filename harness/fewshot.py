@@ -1,0 +1,34 @@
+"""Few-shot examples (ReAct paper style): two games of the same task type solved by the
+expert, rendered as transcripts. They come from synthetic seeds reserved for examples, so
+they never overlap an evaluation suite and need no download."""
+
+from __future__ import annotations
+
+import functools
+
+from harness.protocol import transcript
+
+EXAMPLE_SEED_BASE = 900_000_000
+
+
+@functools.lru_cache(maxsize=32)
+def examples_for(task_type: str, text_format: str = "2.1.1", k: int = 2) -> tuple[str, ...]:
+    """``k`` solved examples of ``task_type`` as ReAct transcripts (deterministic)."""
+    from harness.env.expert import ExpertFailed, solve
+    from harness.env.game import Game
+    from harness.env.generator import generate_world
+
+    out: list[str] = []
+    seed = EXAMPLE_SEED_BASE
+    while len(out) < k:
+        world = generate_world(task_type, seed)
+        seed += 1
+        intro = Game(world, text_format=text_format).reset()
+        try:
+            steps = solve(world, text_format=text_format)
+        except ExpertFailed:
+            continue
+        if len(steps) > 20:  # keep prompts short: prefer compact demonstrations
+            continue
+        out.append(transcript(intro, [(s.text, s.observation) for s in steps]))
+    return tuple(out)

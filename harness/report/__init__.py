@@ -1,0 +1,105 @@
+"""Reports of a bench run: ``results.json``, ``report.md`` and a self-contained
+``report.html`` (plots inlined), plus side-by-side comparisons of several runs.
+
+    write_reports(out_dir, traces, run_info)   # after a run, or to rebuild one
+    compare_runs([dir_a, dir_b])               # markdown table with deltas per task type
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness._util.atomic import atomic_write_text
+from harness.errors import HarnessError
+from harness.report.html import render_html
+from harness.report.markdown import metrics_table, render_markdown
+from harness.scoring import score
+from harness.traces import EpisodeTrace, read_traces
+
+RESULTS_VERSION = 1
+
+
+def results_dict(traces: list[EpisodeTrace], run_info: dict) -> dict:
+    s = score(traces)
+    return {
+        "version": RESULTS_VERSION,
+        "run": run_info,
+        "overall": s["overall"].to_dict(),
+        "by_task_type": {k: m.to_dict() for k, m in s["by_task_type"].items()},
+        "episodes": [
+            {
+                "game_id": t.game_id,
+                "task_type": t.task_type,
+                "won": t.won,
+                "progress": t.progress,
+                "steps": len(t.steps),
+                "expert_steps": t.expert_steps,
+                "ended": t.ended,
+                "error": t.error,
+            }
+            for t in traces
+        ],
+    }
+
+
+def write_reports(out_dir: str | Path, traces: list[EpisodeTrace], run_info: dict) -> dict:
+    """Write results.json, report.md and report.html into ``out_dir``; returns the results."""
+    out = Path(out_dir)
+    results = results_dict(traces, run_info)
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    atomic_write_text(out / "report.md", render_markdown(results))
+    atomic_write_text(out / "report.html", render_html(results, traces))
+    return results
+
+
+def load_run(run_dir: str | Path) -> tuple[list[EpisodeTrace], dict]:
+    d = Path(run_dir)
+    traces_file = d / "traces.jsonl"
+    if not traces_file.exists():
+        raise HarnessError(f"{d} holds no traces.jsonl: give a folder written by 'harness bench --out'")
+    info = json.loads((d / "run.json").read_text()) if (d / "run.json").exists() else {}
+    return read_traces(traces_file), info
+
+
+def compare_runs(run_dirs: list[str | Path]) -> str:
+    """A markdown comparison: success per task type for each run, with deltas vs the first."""
+    runs = []
+    for d in run_dirs:
+        traces, info = load_run(d)
+        runs.append((Path(d).name, score(traces), info))
+    task_types: list[str] = []
+    for _, s, _ in runs:
+        task_types += [t for t in s["by_task_type"] if t not in task_types]
+    head = "| task type | " + " | ".join(name for name, _, _ in runs) + " |"
+    sep = "|---|" + "---|" * len(runs)
+    lines = ["# Comparison", "", head, sep]
+
+    def cell(m, base) -> str:
+        if m is None:
+            return "–"
+        txt = f"{100 * m.success_rate:.1f}% ({m.successes}/{m.episodes})"
+        if base is not None and m is not base:
+            txt += f" {100 * (m.success_rate - base.success_rate):+.1f}"
+        return txt
+
+    for t in [*task_types, "overall"]:
+        ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
+        base = ms[0]
+        lines.append(f"| {t} | " + " | ".join(cell(m, base) for m in ms) + " |")
+    lines += ["", "Progress rate:", "", head, sep]
+    for t in [*task_types, "overall"]:
+        ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
+        base = ms[0]
+        cells = []
+        for m in ms:
+            if m is None:
+                cells.append("–")
+            else:
+                d = "" if base is None or m is base else f" {100 * (m.progress_rate - base.progress_rate):+.1f}"
+                cells.append(f"{100 * m.progress_rate:.1f}%{d}")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["compare_runs", "load_run", "metrics_table", "results_dict", "write_reports"]

@@ -1,0 +1,67 @@
+"""Markdown report of one run."""
+
+from __future__ import annotations
+
+COLUMNS = [
+    ("episodes", "n", "{}"),
+    ("success_rate", "success", "{:.1%}"),
+    ("success_ci", "95% CI", None),
+    ("progress_rate", "progress", "{:.1%}"),
+    ("mean_steps", "steps", "{:.1f}"),
+    ("invalid_rate", "invalid", "{:.1%}"),
+    ("parse_failure_rate", "parse fail", "{:.1%}"),
+    ("think_ratio", "think", "{:.1%}"),
+    ("loop_rate", "loops", "{:.1%}"),
+    ("efficiency", "efficiency", "{:.2f}"),
+]
+
+
+def _cell(m: dict, key: str, fmt: str | None) -> str:
+    v = m.get(key)
+    if key == "success_ci":
+        lo, hi = v
+        return f"{lo:.1%}–{hi:.1%}"
+    if v is None:
+        return "–"
+    return fmt.format(v) if fmt else str(v)
+
+
+def metrics_table(rows: list[tuple[str, dict]]) -> str:
+    head = "| | " + " | ".join(c[1] for c in COLUMNS) + " |"
+    sep = "|---|" + "---:|" * len(COLUMNS)
+    body = [f"| {name} | " + " | ".join(_cell(m, k, f) for k, _, f in COLUMNS) + " |" for name, m in rows]
+    return "\n".join([head, sep, *body])
+
+
+def render_markdown(results: dict) -> str:
+    run = results.get("run", {})
+    o = results["overall"]
+    lines = [
+        f"# Bench: {run.get('model', '?')} on {run.get('suite', '?')}",
+        "",
+        f"backend `{run.get('backend', '?')}` · mode `{run.get('mode', '?')}` · max steps {run.get('max_steps', '?')}"
+        f" · seed {run.get('seed', '?')}",
+        "",
+        f"**Success {o['success_rate']:.1%}** ({o['successes']}/{o['episodes']}, 95% CI "
+        f"{o['success_ci'][0]:.1%}–{o['success_ci'][1]:.1%}) · progress {o['progress_rate']:.1%}"
+        f" · errors {o['errors']}",
+        "",
+        metrics_table([*results["by_task_type"].items(), ("**overall**", o)]),
+        "",
+    ]
+    perf = [
+        ("prompt tokens / step", o.get("prompt_tokens_per_step"), "{:.0f}"),
+        ("prompt tokens evaluated / step", o.get("prompt_eval_per_step"), "{:.0f}"),
+        ("generated tokens / step", o.get("gen_tokens_per_step"), "{:.1f}"),
+        ("latency / step (s)", o.get("latency_per_step_s"), "{:.3f}"),
+        ("generation tokens / s", o.get("gen_tokens_per_s"), "{:.1f}"),
+    ]
+    lines += ["| performance | |", "|---|---:|"]
+    lines += [f"| {k} | {f.format(v) if v is not None else '–'} |" for k, v, f in perf]
+    lines += ["", "## Episodes", "", "| game | task type | won | progress | steps | expert | ended |", "|---|---|---|---:|---:|---:|---|"]
+    for e in results["episodes"]:
+        lines.append(
+            f"| {e['game_id']} | {e['task_type']} | {'yes' if e['won'] else 'no'} | {e['progress']:.0%} | "
+            f"{e['steps']} | {e['expert_steps'] if e['expert_steps'] is not None else '–'} | {e['ended']} |"
+        )
+    return "\n".join(lines) + "\n"
