@@ -38,3 +38,16 @@ def test_expert_thoughts_are_react_style(valid_seen_games: list[Path]) -> None:
     steps = solve(load_world(valid_seen_games[0]))
     assert steps[0].text.startswith("think: To solve the task, I need to")
     assert all(s.observation == "OK." for s in steps if s.is_thought)
+
+
+def test_expert_solves_5000_synthetic_games() -> None:
+    from harness.env.generator import generate_world
+    from harness.env.world import TASK_TYPES
+
+    longest = 0
+    for i in range(5004):
+        w = generate_world(TASK_TYPES[i % 6], i)
+        steps = solve(w)
+        assert steps[-1].won, w.path
+        longest = max(longest, len(steps))
+    assert longest <= 50

@@ -48,6 +48,8 @@ def to_sharegpt(ep: Episode) -> dict:
         for m in ep.messages
         if m["role"] != "system"
     ]
+    if conv and conv[-1]["from"] == "human":
+        conv.pop()  # the final observation teaches nothing; LLaMA-Factory wants gpt last
     return {"conversations": conv, "system": system, "game_id": ep.game_id, "task_type": ep.task_type}
 
 
