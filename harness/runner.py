@@ -19,15 +19,22 @@ from harness.backends.base import (
     Backend,
     BackendError,
     BackendUnavailable,
-    ModelNotFound,
     ChatOptions,
     ChatResult,
     EpisodeContext,
+    ModelNotFound,
     TransientBackendError,
 )
 from harness.env.progress import SubgoalTracker
 from harness.errors import HarnessError
-from harness.protocol import INVALID_REPLY, SYSTEM_PROMPT, THINK_REPLY, build_messages, observation_text, parse_reply
+from harness.protocol import (
+    INVALID_REPLY,
+    SYSTEM_PROMPT,
+    THINK_REPLY,
+    build_messages,
+    observation_text,
+    parse_reply,
+)
 from harness.scenarios import Suite, SuiteGame
 from harness.traces import EpisodeTrace, StepTrace, TraceWriter, read_traces
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -18,7 +19,12 @@ def test_export_formats_and_split(tmp_path: Path) -> None:
     assert m["episodes"] == 12 and len(m["test_games"]) == 3
     assert not set(m["train_games"]) & set(m["test_games"])
     info = json.loads((tmp_path / "dataset_info.json").read_text())
-    assert set(info) == {"react_train_alpaca", "react_test_alpaca", "react_train_sharegpt", "react_test_sharegpt"}
+    assert set(info) == {
+        "react_train_alpaca",
+        "react_test_alpaca",
+        "react_train_sharegpt",
+        "react_test_sharegpt",
+    }
     for name, spec in info.items():
         assert (tmp_path / spec["file_name"]).exists(), name
     share = json.loads((tmp_path / "react_train_sharegpt.json").read_text())
@@ -29,7 +35,7 @@ def test_export_formats_and_split(tmp_path: Path) -> None:
     assert ep["system"] == SYSTEM_PROMPT
     roles = [t["from"] for t in ep["conversations"]]
     assert roles[0] == "human" and roles[-1] == "gpt"
-    assert all(a != b for a, b in zip(roles, roles[1:], strict=False))  # strictly alternating
+    assert all(a != b for a, b in itertools.pairwise(roles))  # strictly alternating
     gpt = [t["value"] for t in ep["conversations"] if t["from"] == "gpt"]
     assert gpt[0].startswith("think: To solve the task")
     assert not any(t["value"].startswith("You arrive at loc") for t in ep["conversations"])
@@ -60,11 +66,27 @@ def test_export_is_deterministic_and_split_is_by_game(tmp_path: Path) -> None:
     for f in ("react_train_sharegpt.json", "react_test_alpaca.json", "manifest.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
     tr, te = split_games([f"g{i}" for i in range(100)], 0.1, seed=5)
-    assert len(te) == 10 and not tr & te and split_games([f"g{i}" for i in range(100)], 0.1, seed=5) == (tr, te)
+    assert (
+        len(te) == 10 and not tr & te and split_games([f"g{i}" for i in range(100)], 0.1, seed=5) == (tr, te)
+    )
 
 
 def test_python_module_entry_point(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "train.data", "--suite", "synthetic-smoke", "--limit", "2",
-                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train.data",
+            "--suite",
+            "synthetic-smoke",
+            "--limit",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "2 episodes from synthetic-smoke" in r.stdout

@@ -20,7 +20,8 @@ def _sha(lines: list[str], n: int | None = None) -> str:
 
 
 def test_random_walks_match_the_real_environment(alfworld_root: Path) -> None:
-    walks = [json.loads(line) for line in gzip.open(DATA / "oracle_walks_valid_seen.jsonl.gz", "rt")]
+    with gzip.open(DATA / "oracle_walks_valid_seen.jsonl.gz", "rt") as fh:
+        walks = [json.loads(line) for line in fh]
     assert len(walks) == 140
     failures = []
     n = 0
@@ -36,7 +37,9 @@ def test_random_walks_match_the_real_environment(alfworld_root: Path) -> None:
             r = game.step(cmd)
             n += 1
             if (r.observation, r.won) != (obs, won) or _sha(game.admissible_commands(), 16) != adm:
-                failures.append(f"{w['game']} step {i} {cmd!r}: got {r.observation!r} won={r.won}, want {obs!r} won={won}")
+                failures.append(
+                    f"{w['game']} step {i} {cmd!r}: got {r.observation!r} won={r.won}, want {obs!r} won={won}"
+                )
                 break
     assert n > 10_000
     assert not failures, "\n".join(failures[:10])

@@ -27,7 +27,9 @@ def test_all_recorded_trajectories_replay_exactly(train_games: list[Path]) -> No
             r = game.step(turns[i]["value"])
             got = ARRIVE.sub("", r.observation)
             if got != turns[i + 1]["value"]:
-                failures.append(f"{t} step {i // 2}: {turns[i]['value']!r}: {got!r} != {turns[i + 1]['value']!r}")
+                failures.append(
+                    f"{t} step {i // 2}: {turns[i]['value']!r}: {got!r} != {turns[i + 1]['value']!r}"
+                )
                 break
             won = r.won
         else:

@@ -68,11 +68,25 @@ def make_world(goal: str = GOAL) -> World:
         ("cancontain", "fridgetype", "appletype"),
         ("cancontain", "fridgetype", "mugtype"),
     ]
-    types = {A: "agent", START: "location", L1: "location", L2: "location", SHELF_A: "receptacle",
-             SHELF_B: "receptacle", FRIDGE: "receptacle", APPLE: "object", LAMP: "object", MUG: "object",
-             KNIFE: "object"}
-    return World.from_facts(task="Your task is to: put a cool apple in shelf.", goal=parse_sexpr(goal),
-                            init=init, entity_types=types)
+    types = {
+        A: "agent",
+        START: "location",
+        L1: "location",
+        L2: "location",
+        SHELF_A: "receptacle",
+        SHELF_B: "receptacle",
+        FRIDGE: "receptacle",
+        APPLE: "object",
+        LAMP: "object",
+        MUG: "object",
+        KNIFE: "object",
+    }
+    return World.from_facts(
+        task="Your task is to: put a cool apple in shelf.",
+        goal=parse_sexpr(goal),
+        init=init,
+        entity_types=types,
+    )
 
 
 @pytest.fixture
@@ -91,7 +105,13 @@ def test_display_list() -> None:
 
 def test_names_count_from_the_end_of_sorted_ids() -> None:
     names = demangle_names(
-        ["cd_bar__plus_01", "cd_bar__minus_01", "sink_bar__plus_01_bar_sinkbasin", "sink_bar__plus_02", "agent1"]
+        [
+            "cd_bar__plus_01",
+            "cd_bar__minus_01",
+            "sink_bar__plus_01_bar_sinkbasin",
+            "sink_bar__plus_02",
+            "agent1",
+        ]
     )
     assert names["cd_bar__minus_01"] == "cd 2"  # '_minus_' sorts before '_plus_'
     assert names["cd_bar__plus_01"] == "cd 1"
@@ -106,7 +126,13 @@ def test_intro_and_first_commands(game: Game) -> None:
         "-= Welcome to TextWorld, ALFRED! =-\n\nYou are in the middle of a room. Looking quickly around you, "
         "you see a fridge 1, a shelf 2, and a shelf 1.\n\nYour task is to: put a cool apple in shelf."
     )
-    assert game.admissible_commands() == ["go to fridge 1", "go to shelf 1", "go to shelf 2", "inventory", "look"]
+    assert game.admissible_commands() == [
+        "go to fridge 1",
+        "go to shelf 1",
+        "go to shelf 2",
+        "inventory",
+        "look",
+    ]
     assert game.step("look").observation == (
         "You are in the middle of a room. Looking quickly around you, you see nothing."
     )
@@ -120,7 +146,10 @@ def test_shared_location(game: Game) -> None:
     assert game.step("go to shelf 2").observation == NOTHING
     cmds = game.admissible_commands()
     assert "take knife 1 from shelf 1" in cmds and "examine shelf 1" in cmds
-    assert game.step("look").observation == "You are facing the shelf 2, and shelf 1. Next to it, you see nothing."
+    assert (
+        game.step("look").observation
+        == "You are facing the shelf 2, and shelf 1. Next to it, you see nothing."
+    )
 
 
 def test_examine_object_only_when_held(game: Game) -> None:
@@ -220,9 +249,21 @@ def test_admissible_iff_something_happens() -> None:
     rng = random.Random(7)
     g = Game(make_world())
     names = ["apple 1", "desklamp 1", "mug 1", "knife 1", "shelf 1", "shelf 2", "fridge 1"]
-    verbs = ["go to {a}", "open {a}", "close {a}", "take {a} from {b}", "put {a} in/on {b}", "examine {a}",
-             "use {a}", "heat {a} with {b}", "cool {a} with {b}", "clean {a} with {b}", "slice {a} with {b}",
-             "look", "inventory"]
+    verbs = [
+        "go to {a}",
+        "open {a}",
+        "close {a}",
+        "take {a} from {b}",
+        "put {a} in/on {b}",
+        "examine {a}",
+        "use {a}",
+        "heat {a} with {b}",
+        "cool {a} with {b}",
+        "clean {a} with {b}",
+        "slice {a} with {b}",
+        "look",
+        "inventory",
+    ]
     for _ in range(20):
         g.reset()
         for _ in range(30):

@@ -21,7 +21,12 @@ def harness(*args: str, env: dict | None = None, stdin: str | None = None) -> su
     e.pop("ALFWORLD_DATA", None)
     e.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, env=e, input=stdin, timeout=120
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -32,11 +37,13 @@ def test_missing_and_malformed_game_files(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(GameFileError, match="not valid JSON"):
         load_game(bad)
-    bad.write_text(json.dumps({"pddl_problem": "(define (problem x) (:init ) (:goal (and ))", "grammar": "{}"}))
+    bad.write_text(
+        json.dumps({"pddl_problem": "(define (problem x) (:init ) (:goal (and ))", "grammar": "{}"})
+    )
     with pytest.raises(GameFileError, match="malformed game file"):
         load_game(bad)
     bad.write_text(json.dumps([1, 2]))
-    with pytest.raises(GameFileError, match="not a game.tw-pddl"):
+    with pytest.raises(GameFileError, match=r"not a game\.tw-pddl"):
         load_game(bad)
 
 
@@ -85,8 +92,12 @@ def test_discovery_follows_alfworld(alfworld_root: Path) -> None:
 
 def test_discovery_skips_unsolvable_movable_and_sliced(tmp_path: Path) -> None:
     base = tmp_path / "json_2.1.1" / "train"
-    for rel, solvable in [("a-Apple-None-Fridge-1/t1", True), ("b-Apple-None-Fridge-1/t1", False),
-                          ("pick_and_place_with_movable_recep-X/t1", True), ("c-AppleSliced-None-Fridge-1/t1", True)]:
+    for rel, solvable in [
+        ("a-Apple-None-Fridge-1/t1", True),
+        ("b-Apple-None-Fridge-1/t1", False),
+        ("pick_and_place_with_movable_recep-X/t1", True),
+        ("c-AppleSliced-None-Fridge-1/t1", True),
+    ]:
         d = base / rel
         d.mkdir(parents=True)
         (d / "game.tw-pddl").write_text(json.dumps({"solvable": solvable}))

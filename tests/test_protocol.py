@@ -39,7 +39,9 @@ def test_parse_reply(reply: str, kind: str, text: str) -> None:
     assert (p.kind, p.text) == (kind, text)
 
 
-@pytest.mark.parametrize("reply", ["", "   \n ", "I think I should look around the room first", "think:", "42"])
+@pytest.mark.parametrize(
+    "reply", ["", "   \n ", "I think I should look around the room first", "think:", "42"]
+)
 def test_unparseable_replies_are_recorded_not_guessed(reply: str) -> None:
     p = parse_reply(reply)
     assert p.kind == "invalid" and p.error and p.text == reply
@@ -58,7 +60,9 @@ def test_messages_and_observations() -> None:
     msgs = build_messages(INTRO, [("think: find it", "OK."), ("go to cabinet 1", "You arrive at loc 3. X.")])
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert msgs[0]["content"] == SYSTEM_PROMPT
-    assert msgs[1]["content"].startswith("Interact with a household to solve a task. Here is the task.\nYou are")
+    assert msgs[1]["content"].startswith(
+        "Interact with a household to solve a task. Here is the task.\nYou are"
+    )
     assert msgs[1]["content"].endswith(INSTRUCTION)
     assert msgs[-1]["content"] == "X."
     assert build_messages(INTRO, [], system=None)[0]["role"] == "user"

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import BackendUnavailable, ChatOptions, ChatResult, TransientBackendError, create_backend
+from harness.backends import (
+    BackendUnavailable,
+    ChatOptions,
+    ChatResult,
+    TransientBackendError,
+    create_backend,
+)
 from harness.backends.scripted import ScriptedBackend
 from harness.runner import RunConfig, RunMismatch, play_episode, run_suite
 from harness.scenarios import load_suite
@@ -42,16 +48,25 @@ def test_expert_wins_everything_and_random_is_the_floor(tmp_path: Path) -> None:
     assert len(exp) == 12 and all(t.won for t in exp)
     s = score(exp)["overall"]
     assert s.success_rate == 1.0 and s.progress_rate == 1.0 and s.efficiency == 1.0 and s.invalid_rate == 0.0
-    rnd = run_suite(suite, lambda: create_backend("random"), _cfg("random", "random", max_steps=30), tmp_path / "r")
+    rnd = run_suite(
+        suite, lambda: create_backend("random"), _cfg("random", "random", max_steps=30), tmp_path / "r"
+    )
     assert sum(t.won for t in rnd) <= 2
     assert all(len(t.steps) == 30 for t in rnd if not t.won)
 
 
 def test_two_runs_give_identical_traces(tmp_path: Path) -> None:
     suite = load_suite("synthetic-smoke")
-    a = run_suite(suite, lambda: create_backend("random"), _cfg("random", "random", max_steps=20), tmp_path / "a")
-    b = run_suite(suite, lambda: create_backend("random"), _cfg("random", "random", max_steps=20), tmp_path / "b",
-                  workers=3)
+    a = run_suite(
+        suite, lambda: create_backend("random"), _cfg("random", "random", max_steps=20), tmp_path / "a"
+    )
+    b = run_suite(
+        suite,
+        lambda: create_backend("random"),
+        _cfg("random", "random", max_steps=20),
+        tmp_path / "b",
+        workers=3,
+    )
     assert [_strip(t) for t in a] == [_strip(t) for t in b]
 
 
@@ -138,29 +153,41 @@ def test_unreachable_backend_stops_the_run_keeping_finished_episodes(tmp_path: P
         def chat(self, messages, options):
             state["n"] += 1
             if state["n"] > 6:
-                raise BackendUnavailable("cannot reach Ollama at http://127.0.0.1:9: start it with 'ollama serve'")
+                raise BackendUnavailable(
+                    "cannot reach Ollama at http://127.0.0.1:9: start it with 'ollama serve'"
+                )
             return super().chat(messages, options)
 
     with pytest.raises(BackendUnavailable):
-        run_suite(suite, lambda: DiesLater(replies=["look"] * 100), _cfg("m", "scripted", max_steps=3), tmp_path)
+        run_suite(
+            suite, lambda: DiesLater(replies=["look"] * 100), _cfg("m", "scripted", max_steps=3), tmp_path
+        )
     assert len(read_traces(tmp_path / "traces.jsonl")) == 2
 
 
 def test_empty_endless_and_unparseable_replies() -> None:
     suite = load_suite("synthetic-smoke")
     entry = suite.games()[0]
-    empty = play_episode(entry, suite, ScriptedBackend(replies=["", " ", "\n"] + ["look"] * 9), _cfg("m", "s"))
+    empty = play_episode(
+        entry, suite, ScriptedBackend(replies=["", " ", "\n"] + ["look"] * 9), _cfg("m", "s")
+    )
     assert empty.ended == "model_stopped" and len(empty.steps) == 3
     assert all(s.kind == "invalid" and s.parse_error == "empty reply" for s in empty.steps)
 
     class Endless(ScriptedBackend):
         def chat(self, messages, options):
-            return ChatResult(text="go to " + "very " * 500, done_reason="length", eval_count=options.num_predict)
+            return ChatResult(
+                text="go to " + "very " * 500, done_reason="length", eval_count=options.num_predict
+            )
 
-    ep = play_episode(entry, suite, Endless(), _cfg("m", "s", max_steps=2, options=ChatOptions(num_predict=64)))
+    ep = play_episode(
+        entry, suite, Endless(), _cfg("m", "s", max_steps=2, options=ChatOptions(num_predict=64))
+    )
     assert [s.done_reason for s in ep.steps] == ["length", "length"]
     assert all(s.observation == "Nothing happens." for s in ep.steps)
-    prose = play_episode(entry, suite, ScriptedBackend(replies=["I will look around."] * 2), _cfg("m", "s", max_steps=2))
+    prose = play_episode(
+        entry, suite, ScriptedBackend(replies=["I will look around."] * 2), _cfg("m", "s", max_steps=2)
+    )
     assert [s.kind for s in prose.steps] == ["invalid", "invalid"]
     assert score([prose])["overall"].parse_failure_rate == 1.0
 
@@ -183,8 +210,12 @@ def test_scoring_helpers() -> None:
     lo, hi = wilson(10, 10)
     assert hi == 1 and 0.65 < lo < 0.75
     suite = load_suite("synthetic-smoke")
-    ep = play_episode(suite.games()[0], suite, ScriptedBackend(replies=["look", "think: hm", "look", "look"]),
-                      _cfg("m", "s", max_steps=4))
+    ep = play_episode(
+        suite.games()[0],
+        suite,
+        ScriptedBackend(replies=["look", "think: hm", "look", "look"]),
+        _cfg("m", "s", max_steps=4),
+    )
     assert has_loop(ep)
     m = score([ep])["overall"]
     assert m.think_ratio == 0.25 and m.loop_rate == 1.0 and m.success_ci == wilson(0, 1)
@@ -194,19 +225,44 @@ def test_bench_cli_writes_reports_and_compare(tmp_path: Path) -> None:
     env = {**os.environ}
     env.pop("ALFWORLD_DATA", None)
     for model, steps in (("expert", "50"), ("random", "10")):
-        r = subprocess.run([sys.executable, "-m", "harness", "bench", model, "--suite", "synthetic-smoke",
-                            "--max-steps", steps, "--out", str(tmp_path / model)], capture_output=True, text=True,
-                           env=env, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "bench",
+                model,
+                "--suite",
+                "synthetic-smoke",
+                "--max-steps",
+                steps,
+                "--out",
+                str(tmp_path / model),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr
     res = json.loads((tmp_path / "expert" / "results.json").read_text())
     assert res["version"] == 1 and res["overall"]["success_rate"] == 1.0 and len(res["episodes"]) == 12
     html = (tmp_path / "expert" / "report.html").read_text()
     assert html.count("<details id=") == 12 and "data:image/png;base64," in html
     assert "| **overall** |" in (tmp_path / "expert" / "report.md").read_text()
-    r = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "expert"), str(tmp_path / "random")],
-                       capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "harness", "report", str(tmp_path / "expert"), str(tmp_path / "random")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "| overall | 100.0% (12/12) |" in r.stdout and "-100.0" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "harness", "bench", "expert", "--suite", "nope"], capture_output=True,
-                       text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "harness", "bench", "expert", "--suite", "nope"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 1 and "unknown suite" in r.stderr and "Traceback" not in r.stderr

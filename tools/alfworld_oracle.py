@@ -13,26 +13,56 @@ harness.env. Not a dependency of the project: run it in a separate venv.
 
 tests/data/oracle_walks_*.jsonl.gz were made from such walks (see tests/test_env_oracle.py).
 """
-import json, random, sys, textworld
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import textworld
 from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+
 
 def start(game):
     infos = textworld.EnvInfos(won=True, admissible_commands=True, facts=True, extras=["gamefile"])
     env = textworld.start(game, request_infos=infos, wrappers=[AlfredDemangler(), AlfredInfos])
     return env
 
+
 def random_walk(game, seed, n, p_invalid=0.25):
     rng = random.Random(seed)
     env = start(game)
     st = env.reset()
-    rec = {"game": game, "seed": seed, "intro": st.feedback, "admissible0": st["admissible_commands"], "steps": []}
+    rec = {
+        "game": game,
+        "seed": seed,
+        "intro": st.feedback,
+        "admissible0": st["admissible_commands"],
+        "steps": [],
+    }
     names = sorted({c.split(" ", 1)[1] for c in st["admissible_commands"] if c.startswith("go to ")})
-    ent = env._entity_infos if hasattr(env, "_entity_infos") else None
-    verbs = ["go to {r}", "open {r}", "close {r}", "take {o} from {r}", "put {o} in/on {r}", "examine {o}", "examine {r}",
-             "use {o}", "heat {o} with {r}", "cool {o} with {r}", "clean {o} with {r}", "look", "inventory", "slice {o} with {o}",
-             "put {o} in {r}", "move {o} to {r}", "take {o}", "go to {o}"]
+    verbs = [
+        "go to {r}",
+        "open {r}",
+        "close {r}",
+        "take {o} from {r}",
+        "put {o} in/on {r}",
+        "examine {o}",
+        "examine {r}",
+        "use {o}",
+        "heat {o} with {r}",
+        "cool {o} with {r}",
+        "clean {o} with {r}",
+        "look",
+        "inventory",
+        "slice {o} with {o}",
+        "put {o} in {r}",
+        "move {o} to {r}",
+        "take {o}",
+        "go to {o}",
+    ]
     seen_objs = set()
-    for i in range(n):
+    for _ in range(n):
         adm = st["admissible_commands"]
         for c in adm:
             w = c.split()
@@ -44,46 +74,73 @@ def random_walk(game, seed, n, p_invalid=0.25):
             cmd = t.format(o=o, r=rng.choice(names))
         else:
             groups = {}
-            for c in adm: groups.setdefault(c.split()[0], []).append(c)
+            for c in adm:
+                groups.setdefault(c.split()[0], []).append(c)
             cmd = rng.choice(groups[rng.choice(sorted(groups))])
-        st, score, done = env.step(cmd)
-        rec["steps"].append({"cmd": cmd, "obs": st.feedback, "won": bool(st["won"]), "done": bool(done), "admissible": st["admissible_commands"]})
+        st, _score, done = env.step(cmd)
+        rec["steps"].append(
+            {
+                "cmd": cmd,
+                "obs": st.feedback,
+                "won": bool(st["won"]),
+                "done": bool(done),
+                "admissible": st["admissible_commands"],
+            }
+        )
         if done:
             break
     return rec
 
+
 def convert04(game, outdir="/work/oracle/g04"):
-    import os, hashlib, re as _re
+    import hashlib
+    import os
+    import re as _re
+
     import alfworld
+
     base = os.path.dirname(alfworld.__file__) + "/data/"
-    d = json.load(open(game))
+    d = json.loads(Path(game).read_text())
     m = _re.search(r'"task"\s*:\s*\[\s*\{\s*"rhs"\s*:\s*"((?:[^"\\]|\\.)*)"', d["grammar"])
     task = m.group(1)
-    g = open(base + "alfred.twl2").read().replace("Your task is to: UNKNOWN GOAL.", task)
+    g = Path(base + "alfred.twl2").read_text().replace("Your task is to: UNKNOWN GOAL.", task)
     d["grammar"] = g
-    d["pddl_domain"] = open(base + "alfred.pddl").read()
+    d["pddl_domain"] = Path(base + "alfred.pddl").read_text()
     os.makedirs(outdir, exist_ok=True)
     out = os.path.join(outdir, hashlib.sha1(game.encode()).hexdigest()[:12] + ".tw-pddl")
-    json.dump(d, open(out, "w"))
+    Path(out).write_text(json.dumps(d))
     return out
 
 
 if __name__ == "__main__":
-    argv = list(sys.argv); mode = argv[1]
+    argv = list(sys.argv)
+    mode = argv[1]
     if mode == "probe":
-        env = start(argv[2]); st = env.reset()
+        env = start(argv[2])
+        st = env.reset()
         print(st.feedback)
         for k, v in sorted(env._entity_infos.items()):
             print(k, "->", repr(v.name), v.type)
         print(st["admissible_commands"])
     elif mode == "random":
-        out = [random_walk(g.strip(), int(argv[3]) + j, int(argv[4])) for j, g in enumerate(open(argv[2]))]
+        out = [
+            random_walk(g.strip(), int(argv[3]) + j, int(argv[4]))
+            for j, g in enumerate(Path(argv[2]).read_text().splitlines())
+        ]
         json.dump(out, sys.stdout)
     elif mode == "random04":
-        out = [random_walk(convert04(g.strip()), int(argv[3]) + j, int(argv[4])) for j, g in enumerate(open(argv[2]))]
+        out = [
+            random_walk(convert04(g.strip()), int(argv[3]) + j, int(argv[4]))
+            for j, g in enumerate(Path(argv[2]).read_text().splitlines())
+        ]
         json.dump(out, sys.stdout)
     elif mode == "script":
-        env = start(argv[2]); st = env.reset(); print(st.feedback); print(st["admissible_commands"])
+        env = start(argv[2])
+        st = env.reset()
+        print(st.feedback)
+        print(st["admissible_commands"])
         for line in sys.stdin:
             st, s, d = env.step(line.strip())
-            print(">", line.strip()); print(repr(st.feedback), st["won"], d); print(st["admissible_commands"])
+            print(">", line.strip())
+            print(repr(st.feedback), st["won"], d)
+            print(st["admissible_commands"])

@@ -96,7 +96,7 @@ def split_games(ids: list[str], test_fraction: float, seed: int) -> tuple[set[st
     order = sorted(ids)
     random.Random(seed).shuffle(order)
     n_test = round(len(order) * test_fraction)
-    if 0 < test_fraction and n_test == 0 and len(order) > 1:
+    if test_fraction > 0 and n_test == 0 and len(order) > 1:
         n_test = 1
     return set(order[n_test:]), set(order[:n_test])
 
@@ -131,7 +131,9 @@ def export(
         eps = [e for e in episodes if e.game_id in ids]
         for fmt, conv in (("alpaca", to_alpaca), ("sharegpt", to_sharegpt)):
             name = f"react_{split}_{fmt}.json"
-            sha = atomic_write_text(out / name, json.dumps([conv(e) for e in eps], ensure_ascii=False, indent=1))
+            sha = atomic_write_text(
+                out / name, json.dumps([conv(e) for e in eps], ensure_ascii=False, indent=1)
+            )
             files[name] = {"sha256": sha, "episodes": len(eps)}
     sha = atomic_write_text(out / "dataset_info.json", json.dumps(dataset_info(), indent=2))
     files["dataset_info.json"] = {"sha256": sha}

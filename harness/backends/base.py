@@ -40,7 +40,11 @@ class ChatOptions:
     """Wall-clock limit for one reply."""
 
     def ollama_options(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"temperature": self.temperature, "seed": self.seed, "num_predict": self.num_predict}
+        out: dict[str, Any] = {
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "num_predict": self.num_predict,
+        }
         for k in ("top_k", "top_p", "num_ctx"):
             v = getattr(self, k)
             if v is not None:

@@ -14,7 +14,9 @@ Policy = Callable[[list[dict[str, str]]], str]
 class ScriptedBackend:
     name = "scripted"
 
-    def __init__(self, model: str = "scripted", replies: Iterable[str] | None = None, policy: Policy | None = None):
+    def __init__(
+        self, model: str = "scripted", replies: Iterable[str] | None = None, policy: Policy | None = None
+    ):
         self.model = model or "scripted"
         self._queue = list(replies or [])
         self._policy = policy

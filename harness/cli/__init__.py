@@ -15,7 +15,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "play": ("harness.cli.play", "play", "Play a game by hand, or replay a script of commands."),
     "data": ("harness.cli.data", "data", "Export expert ReAct trajectories as training data."),
     "suites": ("harness.cli.suites", "suites", "List scenario suites and the games they hold."),
-    "register": ("harness.cli.register", "register", "Register a GGUF as a model (Ollama, or the local store)."),
+    "register": (
+        "harness.cli.register",
+        "register",
+        "Register a GGUF as a model (Ollama, or the local store).",
+    ),
     "models": ("harness.cli.models", "models", "List, show or remove registered models."),
     "chat": ("harness.cli.chat", "chat", "Chat with a registered model (local testing)."),
     "bench": ("harness.cli.bench", "bench", "Run ReAct episodes on a suite and score the traces."),

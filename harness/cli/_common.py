@@ -25,7 +25,9 @@ def open_game(
     entries = s.games()
     k = index or 0
     if not 0 <= k < len(entries):
-        raise UsageError(f"--index {k} is out of range: suite {s.name} has {len(entries)} games (0..{len(entries) - 1})")
+        raise UsageError(
+            f"--index {k} is out of range: suite {s.name} has {len(entries)} games (0..{len(entries) - 1})"
+        )
     entry = entries[k]
     return entry.id, Game(
         entry.world(), text_format=text_format or s.text_format, max_steps=max_steps or s.max_steps

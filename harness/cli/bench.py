@@ -22,17 +22,39 @@ def _safe(name: str) -> str:
 
 @click.command()
 @click.argument("model")
-@click.option("--suite", default=None, help="Suite name or YAML (default: alfworld-valid-seen with ALFWORLD_DATA, else synthetic-smoke).")
-@click.option("--backend", default="auto", show_default=True, help="auto | ollama | llamacpp | expert | random")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Parallel episodes (Ollama and policies).")
-@click.option("--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's, 50).")
+@click.option(
+    "--suite",
+    default=None,
+    help="Suite name or YAML (default: alfworld-valid-seen with ALFWORLD_DATA, else synthetic-smoke).",
+)
+@click.option(
+    "--backend", default="auto", show_default=True, help="auto | ollama | llamacpp | expert | random"
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Parallel episodes (Ollama and policies).",
+)
+@click.option(
+    "--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's, 50)."
+)
 @click.option("--mode", type=click.Choice(["finetuned", "fewshot"]), default="finetuned", show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Sampling seed (greedy decoding by default).")
 @click.option("--temperature", default=0.0, show_default=True)
 @click.option("--num-predict", default=128, show_default=True, help="Max new tokens per reply.")
-@click.option("--timeout", "timeout_s", default=120.0, show_default=True, help="Wall-clock limit per reply (s).")
+@click.option(
+    "--timeout", "timeout_s", default=120.0, show_default=True, help="Wall-clock limit per reply (s)."
+)
 @click.option("--limit", default=None, type=click.IntRange(1), help="Only the first K games of the suite.")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help="Output folder (default runs/<model>-<suite>-<mode>).")
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Output folder (default runs/<model>-<suite>-<mode>).",
+)
 def bench(
     model: str,
     suite: str | None,
@@ -62,7 +84,7 @@ def bench(
     from harness.backends.base import ChatOptions
     from harness.fewshot import examples_for
     from harness.report import write_reports
-    from harness.runner import RunConfig, run_suite
+    from harness.runner import RunConfig
     from harness.scenarios import load_suite
 
     console = Console(stderr=True)
@@ -84,11 +106,17 @@ def bench(
     )
     out = Path(out_dir or f"runs/{_safe(model)}-{_safe(s.name)}-{mode}")
     examples = (lambda t: list(examples_for(t, s.text_format))) if mode == "fewshot" else None
-    resume_hint = "harness " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else f"harness bench {model} --out {out}"
+    resume_hint = (
+        "harness " + " ".join(sys.argv[1:])
+        if sys.argv[1:2] == ["bench"]
+        else f"harness bench {model} --out {out}"
+    )
     try:
         traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console)
     except KeyboardInterrupt:
-        click.echo(f"Interrupted. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True)
+        click.echo(
+            f"Interrupted. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True
+        )
         sys.exit(130)
     results = write_reports(out, traces, cfg.identity())
     _print_summary(console, results, out)
@@ -104,18 +132,29 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console)
 
     name = resolve_backend_name(model, backend)
     if name == "llamacpp" and workers > 1:
-        console.print("[yellow]the embedded llama.cpp backend runs one episode at a time; using --workers 1[/]")
+        console.print(
+            "[yellow]the embedded llama.cpp backend runs one episode at a time; using --workers 1[/]"
+        )
         workers = 1
     return name, (lambda: open_model(model, name)), workers
 
 
 def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, console):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from harness.runner import run_suite
     from harness.traces import read_traces
 
-    already = {t.game_id for t in read_traces(out / "traces.jsonl")} if (out / "traces.jsonl").exists() else set()
+    already = (
+        {t.game_id for t in read_traces(out / "traces.jsonl")} if (out / "traces.jsonl").exists() else set()
+    )
     stats = {"won": 0, "done": 0, "tokens": 0, "gen_s": 0.0, "t0": time.perf_counter()}
     for t in read_traces(out / "traces.jsonl") if already else []:
         stats["won"] += t.won
@@ -149,7 +188,9 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
             tps = f"{stats['tokens'] / stats['gen_s']:.1f}" if stats["gen_s"] else "–"
             bar.update(task, advance=1, success=_pct(stats), tps=tps)
 
-        return run_suite(suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode)
+        return run_suite(
+            suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode
+        )
 
 
 def _pct(stats: dict) -> str:
@@ -160,7 +201,17 @@ def _print_summary(console, results: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{results['run'].get('model')} on {results['run'].get('suite')}")
-    for col in ("task type", "n", "success", "95% CI", "progress", "steps", "invalid", "parse fail", "efficiency"):
+    for col in (
+        "task type",
+        "n",
+        "success",
+        "95% CI",
+        "progress",
+        "steps",
+        "invalid",
+        "parse fail",
+        "efficiency",
+    ):
         table.add_column(col, justify="left" if col == "task type" else "right")
     rows = [*results["by_task_type"].items(), ("overall", results["overall"])]
     for name, m in rows:

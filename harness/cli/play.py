@@ -20,9 +20,13 @@ HELP_LINES = "Type a command, '?' for the admissible commands, 'quit' to stop."
 @click.option("--index", type=int, default=None, help="Which game of the suite (0-based).")
 @click.option("--script", type=click.File("r"), help="Replay commands from FILE (one per line; '-' = stdin).")
 @click.option("--jsonl", is_flag=True, help="Print one JSON record per step instead of text.")
-@click.option("--text-format", type=click.Choice(["2.1.1", "0.4"]), default=None, help="ALFWorld text variant.")
+@click.option(
+    "--text-format", type=click.Choice(["2.1.1", "0.4"]), default=None, help="ALFWorld text variant."
+)
 @click.option("--max-steps", type=int, default=None, help="End the episode after this many steps.")
-@click.option("--expert", is_flag=True, help="Let the built-in expert play (thoughts included) and print its turns.")
+@click.option(
+    "--expert", is_flag=True, help="Let the built-in expert play (thoughts included) and print its turns."
+)
 def play(
     game_path: str | None,
     suite: str | None,
@@ -44,8 +48,16 @@ def play(
     gid, game = open_game(game_path, suite, index, text_format, max_steps)
     intro = game.reset()
     if jsonl:
-        _emit({"step": 0, "game": gid, "observation": intro, "won": game.won, "done": False,
-               "admissible_commands": game.admissible_commands()})
+        _emit(
+            {
+                "step": 0,
+                "game": gid,
+                "observation": intro,
+                "won": game.won,
+                "done": False,
+                "admissible_commands": game.admissible_commands(),
+            }
+        )
     else:
         click.echo(intro)
     if expert:
@@ -68,13 +80,17 @@ def _play_expert(game, jsonl: bool) -> None:
     steps = solve(game.world, text_format=game.text_format)
     for k, st in enumerate(steps, 1):
         if jsonl:
-            _emit({"step": k, "command": st.text, "observation": st.observation, "won": st.won,
-                   "done": st.won})
+            _emit(
+                {"step": k, "command": st.text, "observation": st.observation, "won": st.won, "done": st.won}
+            )
         else:
             click.echo(f"> {st.text}\n{st.observation}")
     if not jsonl:
-        click.echo(f"Won in {len(steps)} steps ({sum(s.is_thought for s in steps)} thoughts)."
-                   if steps and steps[-1].won else "The expert did not win.")
+        click.echo(
+            f"Won in {len(steps)} steps ({sum(s.is_thought for s in steps)} thoughts)."
+            if steps and steps[-1].won
+            else "The expert did not win."
+        )
 
 
 def _prompt():
@@ -116,4 +132,4 @@ def _emit(record: dict) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["play", "Path"]
+__all__ = ["Path", "play"]

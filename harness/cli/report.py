@@ -7,7 +7,9 @@ import click
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False), help="Write the comparison here too.")
+@click.option(
+    "--out", "out_file", default=None, type=click.Path(dir_okay=False), help="Write the comparison here too."
+)
 def report(run_dirs: tuple[str, ...], out_file: str | None) -> None:
     """Rebuild results.json / report.md / report.html of one run (from its traces), or, given
     several run folders, print a comparison with deltas per task type vs the first."""
@@ -18,8 +20,10 @@ def report(run_dirs: tuple[str, ...], out_file: str | None) -> None:
         traces, info = load_run(run_dirs[0])
         results = write_reports(run_dirs[0], traces, info)
         o = results["overall"]
-        click.echo(f"{run_dirs[0]}: success {o['success_rate']:.1%} ({o['successes']}/{o['episodes']}), "
-                   f"progress {o['progress_rate']:.1%}; reports rebuilt")
+        click.echo(
+            f"{run_dirs[0]}: success {o['success_rate']:.1%} ({o['successes']}/{o['episodes']}), "
+            f"progress {o['progress_rate']:.1%}; reports rebuilt"
+        )
         return
     text = compare_runs(list(run_dirs))
     click.echo(text)

@@ -197,11 +197,15 @@ class _Planner:
         obj_word = _type_word(spec.object_type)
         if spec.task_type == "look_at_obj_in_light":
             lamp_word = _type_word(spec.toggle_type)
-            self.think(f"To solve the task, I need to find and take a {obj_word}, then find and use a {lamp_word}.")
+            self.think(
+                f"To solve the task, I need to find and take a {obj_word}, then find and use a {lamp_word}."
+            )
             o, r = self.find(spec.object_type)
             self.think(f"Now I find a {obj_word} ({self.name(o).split()[-1]}). Next, I need to take it.")
             self.take(o, r)
-            self.think(f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}.")
+            self.think(
+                f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
+            )
             lamp, lr = self.find(spec.toggle_type, "toggleable")
             self.go(lr)
             self.think(f"Now I find a {lamp_word} ({self.name(lamp).split()[-1]}). Next, I need to use it.")
@@ -223,22 +227,30 @@ class _Planner:
                 f"{dest_word}, then find and take the second {obj_word}, then put it in/on {dest_word}."
             )
         else:
-            self.think(f"To solve the task, I need to find and take a {obj_word}, then put it in/on {dest_word}.")
+            self.think(
+                f"To solve the task, I need to find and take a {obj_word}, then put it in/on {dest_word}."
+            )
         for k in range(spec.count):
             exclude = frozenset(
-                r for r in self.w.receptacles if k > 0 and any(o in self.placed for o in self.game.contents(r))
+                r
+                for r in self.w.receptacles
+                if k > 0 and any(o in self.placed for o in self.game.contents(r))
             )
             o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
             num = self.name(o).split()[-1]
             self.think(f"Now I find a {obj_word} ({num}). Next, I need to take it.")
             self.take(o, r)
             if transform:
-                self.think(f"Now I take a {obj_word} ({num}). Next, I need to go to {self.name(tool)} and {transform} it.")
+                self.think(
+                    f"Now I take a {obj_word} ({num}). Next, I need to go to {self.name(tool)} and {transform} it."
+                )
                 self.go(tool)
                 self.do(f"{transform} {self.name(o)} with {self.name(tool)}")
             dest = self.destination(spec.object_type)
             done_word = {"clean": "clean", "heat": "heat", "cool": "cool"}.get(transform or "", "take")
-            self.think(f"Now I {done_word} a {obj_word} ({num}). Next, I need to put it in/on {self.name(dest)}.")
+            self.think(
+                f"Now I {done_word} a {obj_word} ({num}). Next, I need to put it in/on {self.name(dest)}."
+            )
             self.put(o, dest)
             if self.game.won:
                 break
@@ -258,4 +270,3 @@ def solve(world: World, *, text_format: str = "2.1.1") -> list[ExpertStep]:
         return planner.solve()
     except _Won:
         return planner.steps
-

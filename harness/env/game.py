@@ -325,7 +325,7 @@ class Game:
         return f"You are facing the {facing}. Next to it, you see {display_list(floor)}."
 
     # -- commands -----------------------------------------------------------------------
-    def _resolve(self, cmd: str):  # noqa: C901 - one branch per command verb, kept flat on purpose
+    def _resolve(self, cmd: str):
         """The action a command names when it is admissible now, else None."""
         w, by_name, agent = self.world, self.world.by_name, self.world.agent
         if cmd == "look":

@@ -221,10 +221,9 @@ class GoalChecker:
             new = dict(env)
             ok = True
             for term, value in zip(g[1:], fact[1:], strict=True):
-                if term.startswith("?"):
-                    if new.setdefault(term, value) != value:
-                        ok = False
-                        break
+                if term.startswith("?") and new.setdefault(term, value) != value:
+                    ok = False
+                    break
             if ok:
                 yield from self._join(rest, new, types, match)
 

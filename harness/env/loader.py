@@ -34,7 +34,9 @@ def alfworld_data_dir(env: dict[str, str] | None = None) -> Path:
         )
     p = Path(value).expanduser()
     if not (p / "json_2.1.1").is_dir():
-        raise DataDirError(f"ALFWORLD_DATA={value} has no json_2.1.1/ folder: run alfworld-download or fix the path")
+        raise DataDirError(
+            f"ALFWORLD_DATA={value} has no json_2.1.1/ folder: run alfworld-download or fix the path"
+        )
     return p
 
 

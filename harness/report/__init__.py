@@ -96,7 +96,11 @@ def compare_runs(run_dirs: list[str | Path]) -> str:
             if m is None:
                 cells.append("–")
             else:
-                d = "" if base is None or m is base else f" {100 * (m.progress_rate - base.progress_rate):+.1f}"
+                d = (
+                    ""
+                    if base is None or m is base
+                    else f" {100 * (m.progress_rate - base.progress_rate):+.1f}"
+                )
                 cells.append(f"{100 * m.progress_rate:.1f}%{d}")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -70,11 +70,13 @@ def _trace_html(i: int, t: EpisodeTrace) -> str:
         cls = "think" if s.kind == "think" else ("bad" if s.kind == "invalid" else "a")
         said = html.escape(s.assistant.strip() or "(empty reply)")
         note = f"  [parse failure: {html.escape(s.parse_error)}]" if s.parse_error else ""
-        rows.append(f'<span class="{cls}">&gt; {said}</span>{note}\n<span class="obs">{html.escape(s.observation)}</span>')
+        rows.append(
+            f'<span class="{cls}">&gt; {said}</span>{note}\n<span class="obs">{html.escape(s.observation)}</span>'
+        )
     status = "won" if t.won else f"not won ({t.ended}{': ' + html.escape(t.error) if t.error else ''})"
     return (
         f'<details id="ep{i}"><summary>{html.escape(t.game_id)} — {html.escape(t.task)} — {status}, '
-        f"{len(t.steps)} steps</summary><div class=\"trace\">{chr(10).join(rows)}</div></details>"
+        f'{len(t.steps)} steps</summary><div class="trace">{chr(10).join(rows)}</div></details>'
     )
 
 
@@ -84,7 +86,11 @@ def render_html(results: dict, traces: list[EpisodeTrace]) -> str:
     head = "".join(f"<th>{h}</th>" for _, h, _ in COLUMNS)
 
     def row(name: str, m: dict) -> str:
-        return f"<tr><td>{html.escape(name)}</td>" + "".join(f"<td>{_cell(m, k, f)}</td>" for k, _, f in COLUMNS) + "</tr>"
+        return (
+            f"<tr><td>{html.escape(name)}</td>"
+            + "".join(f"<td>{_cell(m, k, f)}</td>" for k, _, f in COLUMNS)
+            + "</tr>"
+        )
 
     table = "".join(row(k, m) for k, m in results["by_task_type"].items()) + row("overall", o)
     imgs = "".join(f'<img src="data:image/png;base64,{b}">' for b in _plots(results, traces))

@@ -58,7 +58,13 @@ def render_markdown(results: dict) -> str:
     ]
     lines += ["| performance | |", "|---|---:|"]
     lines += [f"| {k} | {f.format(v) if v is not None else '–'} |" for k, v, f in perf]
-    lines += ["", "## Episodes", "", "| game | task type | won | progress | steps | expert | ended |", "|---|---|---|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "## Episodes",
+        "",
+        "| game | task type | won | progress | steps | expert | ended |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
     for e in results["episodes"]:
         lines.append(
             f"| {e['game_id']} | {e['task_type']} | {'yes' if e['won'] else 'no'} | {e['progress']:.0%} | "

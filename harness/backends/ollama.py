@@ -1,0 +1,350 @@
+"""``ollama``: models served by an Ollama server (``OLLAMA_HOST``, default ``http://127.0.0.1:11434``),
+through the official ``ollama`` client.
+
+* :class:`OllamaServer` wraps the endpoints the harness uses (version, blobs, create, list, show,
+  delete, chat) and turns failures into one-line errors: connection refused →
+  :class:`BackendUnavailable`, 404 ``model 'x' not found`` → :class:`ModelNotFound`, 5xx and
+  timeouts → :class:`TransientBackendError`.
+* :func:`register_gguf` uploads a GGUF only when ``HEAD /api/blobs/<digest>`` says it is missing,
+  then ``POST /api/create`` with ``files``/template/system/parameters, showing the streamed status,
+  and verifies with ``/api/show``.
+* :class:`OllamaBackend` chats with options and reports usage with durations in seconds.
+
+Prompt truncation rule (Ollama cuts a prompt that does not fit ``num_ctx`` without saying so):
+a reply is flagged ``truncated`` when (1) the request only appended messages to the previous
+request of this backend, yet ``prompt_eval_count`` is smaller than the previous prompt's token
+count (a prompt that grew cannot have fewer tokens), or (2) a ``count_tokens`` function was given
+and ``prompt_eval_count`` is below its count for the rendered prompt minus 2 (BOS / boundary slack).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.backends.base import (
+    BackendError,
+    BackendUnavailable,
+    ChatOptions,
+    ChatResult,
+    EpisodeContext,
+    ModelNotFound,
+    TransientBackendError,
+)
+from harness.backends.registry import register_backend
+from harness.modelfile import Modelfile
+
+__all__ = ["DEFAULT_HOST", "OllamaBackend", "OllamaServer", "is_reachable", "register_gguf", "resolve_host"]
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+Messages = list[dict[str, str]]
+
+
+def resolve_host(host: str | None = None) -> str:
+    """The server URL from ``host`` or ``OLLAMA_HOST`` (``host:port``, ``:port``, or a URL)."""
+    raw = (host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "http", raw
+    split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+    default_port = {"http": 80, "https": 443}.get(scheme, 11434) if sep else 11434
+    name = split.hostname or "127.0.0.1"
+    if ":" in name:
+        name = f"[{name}]"
+    path = split.path.strip("/")
+    return f"{scheme}://{name}:{split.port or default_port}" + (f"/{path}" if path else "")
+
+
+def is_reachable(host: str | None = None, timeout: float = 0.5) -> bool:
+    """True when ``GET /api/version`` answers within ``timeout`` seconds."""
+    try:
+        return httpx.get(f"{resolve_host(host)}/api/version", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _unreachable(host: str) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"cannot reach Ollama at {host}: start it with 'ollama serve' or set OLLAMA_HOST"
+    )
+
+
+class OllamaServer:
+    """The Ollama endpoints the harness uses, with errors mapped to harness errors."""
+
+    def __init__(self, host: str | None = None, timeout: float = 300.0) -> None:
+        import ollama
+
+        self.host = resolve_host(host)
+        self._timeout = httpx.Timeout(timeout, connect=5.0)
+        self.client = ollama.Client(host=self.host, timeout=self._timeout)
+        self._http = httpx.Client(base_url=self.host, timeout=self._timeout)
+
+    @contextlib.contextmanager
+    def errors(self, model: str | None = None, action: str = "request") -> Iterator[None]:
+        """Map client and HTTP failures of one call to harness errors."""
+        import ollama
+
+        try:
+            yield
+        except (ConnectionError, httpx.ConnectError):
+            raise _unreachable(self.host) from None
+        except httpx.TimeoutException:
+            raise TransientBackendError(
+                f"Ollama at {self.host} timed out during {action}; retry, or raise the timeout"
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+            raise TransientBackendError(
+                f"Ollama at {self.host} dropped the connection during {action}: {e}"
+            ) from None
+        except ollama.ResponseError as e:
+            raise self._map_response_error(e, model, action) from None
+
+    def _map_response_error(self, e: Any, model: str | None, action: str) -> Exception:
+        msg = str(e.error).strip() or "no details"
+        if model and (e.status_code == 404 or (e.status_code == -1 and "not found" in msg and model in msg)):
+            return ModelNotFound(
+                f"Ollama at {self.host} has no model {model!r} ({msg}); "
+                "see 'harness models', or add it with 'harness register'"
+            )
+        if e.status_code >= 500 or e.status_code in (408, 429):
+            return TransientBackendError(
+                f"Ollama at {self.host} failed during {action} ({e.status_code}): {msg}"
+            )
+        return BackendError(f"Ollama at {self.host} refused the {action}: {msg}")
+
+    def version(self) -> str:
+        with self.errors(action="version check"):
+            r = self._http.get("/api/version")
+            r.raise_for_status()
+        return str(r.json().get("version", ""))
+
+    def has_blob(self, digest: str) -> bool:
+        """``HEAD /api/blobs/<digest>``: 200 → True, 404 → False."""
+        with self.errors(action="blob check"):
+            r = self._http.head(f"/api/blobs/{digest}")
+        if r.status_code in (200, 404):
+            return r.status_code == 200
+        raise self._status_error(r, "blob check")
+
+    def push_blob(self, path: Path, digest: str, on_bytes: Callable[[int], None] | None = None) -> None:
+        """``POST /api/blobs/<digest>`` with the file's bytes (expects 201 Created)."""
+
+        def chunks() -> Iterator[bytes]:
+            with open(path, "rb") as fh:
+                while block := fh.read(1 << 20):
+                    if on_bytes:
+                        on_bytes(len(block))
+                    yield block
+
+        with self.errors(action="blob upload"):
+            r = self._http.post(f"/api/blobs/{digest}", content=chunks())
+        if r.status_code not in (200, 201):
+            raise self._status_error(r, "blob upload")
+
+    def _status_error(self, r: httpx.Response, action: str) -> Exception:
+        import ollama
+
+        return self._map_response_error(ollama.ResponseError(r.text, r.status_code), None, action)
+
+    def create(
+        self,
+        name: str,
+        files: dict[str, str],
+        mf: Modelfile,
+        quantize: str | None = None,
+        on_status: Callable[[Any], None] | None = None,
+    ) -> None:
+        """``POST /api/create`` (streamed); every line is checked for ``error``."""
+        last = ""
+        with self.errors(name, action=f"create of {name!r}"):
+            for part in self.client.create(
+                model=name, files=files, template=mf.template, system=mf.system,
+                parameters=dict(mf.parameters) or None, license=mf.licenses or None,
+                messages=[{"role": r, "content": c} for r, c in mf.messages] or None,
+                quantize=quantize, stream=True,
+            ):  # fmt: skip
+                last = part.status or last
+                if on_status:
+                    on_status(part)
+        if last != "success":
+            raise BackendError(
+                f"Ollama did not finish creating {name!r} (last status: {last or 'none'}); retry"
+            )
+
+    def list(self) -> list[dict[str, Any]]:
+        """``GET /api/tags`` as dicts: name, size, digest, details."""
+        with self.errors(action="model list"):
+            resp = self.client.list()
+        return [
+            {"name": m.model, "size": m.size, "digest": m.digest,
+             "details": m.details.model_dump() if m.details else {}}
+            for m in resp.models
+        ]  # fmt: skip
+
+    def show(self, name: str) -> dict[str, Any]:
+        """``POST /api/show``: modelfile, parameters, template, details, model_info."""
+        with self.errors(name, action=f"show of {name!r}"):
+            resp = self.client.show(name)
+        return resp.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+    def delete(self, name: str) -> None:
+        """``DELETE /api/delete``."""
+        with self.errors(name, action=f"delete of {name!r}"):
+            self.client.delete(name)
+
+    def close(self) -> None:
+        self._http.close()
+        self.client.close()
+
+
+def register_gguf(
+    name: str,
+    gguf: str | Path,
+    mf: Modelfile,
+    *,
+    sha256: str,
+    quantize: str | None = None,
+    host: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Create ``name`` in Ollama from ``gguf`` + ``mf``; uploads the blob only when missing.
+
+    Returns ``/api/show`` of the new model.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    if mf.adapters:
+        raise BackendError(
+            "ADAPTER is not supported by 'harness register'; merge the adapter into the GGUF first"
+        )
+    path = Path(gguf)
+    server = OllamaServer(host)
+    console = Console(stderr=True, quiet=not progress)
+    digest = f"sha256:{sha256}"
+    if server.has_blob(digest):
+        console.print(f"blob {digest[:19]}… already in Ollama, not uploading")
+    else:
+        columns = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("upload", total=path.stat().st_size)
+            server.push_blob(path, digest, lambda n: bar.advance(task, n))
+        console.print(f"uploaded {path.name} ({digest[:19]}…)")
+    file_name = path.name if path.name.endswith(".gguf") else f"{path.name}.gguf"
+
+    def show_status(part: Any) -> None:
+        console.print(f"  {part.status}")
+
+    server.create(name, {file_name: digest}, mf, quantize=quantize, on_status=show_status)
+    return server.show(name)
+
+
+class OllamaBackend:
+    """Chat with a model in Ollama. One instance may be used from one thread at a time."""
+
+    name = "ollama"
+
+    def __init__(
+        self,
+        model: str = "",
+        host: str | None = None,
+        keep_alive: str | float | None = None,
+        count_tokens: Callable[[Messages], int] | None = None,
+        server: OllamaServer | None = None,
+    ) -> None:
+        if not model:
+            raise BackendError("the ollama backend needs a model name; see 'harness models'")
+        self.model = model
+        self.server = server or OllamaServer(host)
+        self.keep_alive = keep_alive
+        self.count_tokens = count_tokens
+        self.last_result: ChatResult | None = None
+        self._digest: str | None = None
+        self._last: tuple[Messages, int] | None = None
+
+    def begin_episode(self, ctx: EpisodeContext) -> None:
+        self._last = None
+
+    def digest(self) -> str | None:
+        if self._digest is None:
+            for m in self.server.list():
+                if m["name"].removesuffix(":latest") == self.model.removesuffix(":latest"):
+                    self._digest = m["digest"]
+        return self._digest
+
+    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
+        for _ in self.stream_chat(messages, options):
+            pass
+        assert self.last_result is not None
+        return self.last_result
+
+    def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
+        """Yield the reply as it arrives; ``self.last_result`` holds the ChatResult afterwards.
+
+        Stops with ``done_reason="timeout"`` once ``options.timeout_s`` has passed.
+        """
+        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        final: Any = None
+        done_reason = "stop"
+        with self.server.errors(self.model, action=f"chat with {self.model!r}"):
+            stream = self.server.client.chat(
+                model=self.model, messages=msgs, options=options.ollama_options(), stream=True,
+                keep_alive=self.keep_alive,
+            )  # fmt: skip
+            try:
+                for part in stream:
+                    text = part.message.content or ""
+                    if text:
+                        parts.append(text)
+                        yield text
+                    if part.done:
+                        final = part
+                        break
+                    if time.perf_counter() - t0 > options.timeout_s:
+                        done_reason = "timeout"
+                        break
+            finally:
+                stream.close()
+        self.last_result = self._result("".join(parts), final, done_reason, msgs, time.perf_counter() - t0)
+
+    def _result(self, text: str, final: Any, reason: str, msgs: Messages, wall: float) -> ChatResult:
+        def secs(ns: int | None) -> float | None:
+            return None if ns is None else ns / 1e9
+
+        if final is None:
+            return ChatResult(text=text, done_reason=reason, total_duration_s=wall)
+        prompt = final.prompt_eval_count
+        result = ChatResult(
+            text=text, done_reason=final.done_reason or "stop", prompt_tokens=prompt,
+            prompt_eval_count=prompt, eval_count=final.eval_count,
+            prompt_eval_duration_s=secs(final.prompt_eval_duration), eval_duration_s=secs(final.eval_duration),
+            total_duration_s=secs(final.total_duration) or wall,
+        )  # fmt: skip
+        result.truncated = self._truncated(msgs, prompt)
+        if prompt is not None:
+            self._last = (msgs, prompt)
+        return result
+
+    def _truncated(self, msgs: Messages, prompt: int | None) -> bool:
+        if prompt is None:
+            return False
+        if self._last is not None:
+            prev_msgs, prev_prompt = self._last
+            if len(msgs) > len(prev_msgs) and msgs[: len(prev_msgs)] == prev_msgs and prompt < prev_prompt:
+                return True
+        return self.count_tokens is not None and prompt < self.count_tokens(msgs) - 2
+
+
+@register_backend("ollama")
+def _factory(model: str = "", **kwargs: Any) -> OllamaBackend:
+    return OllamaBackend(model=model, **kwargs)

@@ -1,0 +1,500 @@
+"""Registered models: a GGUF plus a Modelfile, kept in Ollama or in the local store.
+
+The local store is a folder under the user's data dir (``$HARNESS_HOME`` if set, else e.g.
+``~/.local/share/react-harness``)::
+
+    models/blobs/sha256-<hex>.gguf     the GGUF, hard-linked from the source (copied across devices)
+    models/manifests/<name>.json       one manifest per name (``version``, sha256, Modelfile text)
+
+Several names may share one blob; ``remove`` deletes a blob once no manifest points at it.
+Registering the same bytes again under a name is a no-op, a different GGUF replaces it.
+
+``register`` / ``list_models`` / ``show_model`` / ``remove_model`` pick Ollama or the store
+(``backend`` = ``auto``: Ollama when it answers, else the store).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import time
+import urllib.parse
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from harness._util.atomic import atomic_write_text, sha256_file
+from harness.backends.base import ModelNotFound
+from harness.errors import HarnessError, UsageError
+from harness.modelfile import Modelfile
+
+__all__ = [
+    "MANIFEST_VERSION",
+    "GGUFError",
+    "GGUFInfo",
+    "LocalModel",
+    "ModelEntry",
+    "RegisterResult",
+    "get_local",
+    "harness_home",
+    "list_local",
+    "list_models",
+    "normalize_backend",
+    "read_gguf_info",
+    "register",
+    "register_local",
+    "remove_local",
+    "remove_model",
+    "show_model",
+]
+
+MANIFEST_VERSION = 1
+Where = Literal["auto", "ollama", "local"]
+
+# llama.cpp's LLAMA_FTYPE values (general.file_type) by name.
+FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
+    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
+    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+}  # fmt: skip
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?(:[A-Za-z0-9_][A-Za-z0-9._-]*)?")
+
+
+class GGUFError(HarnessError, ValueError):
+    """A file that is missing, unreadable or not a GGUF model."""
+
+
+class RegistryError(HarnessError):
+    """The local model store is damaged or cannot be written."""
+
+
+def harness_home() -> Path:
+    """``$HARNESS_HOME``, else the platform data dir (``$XDG_DATA_HOME/react-harness`` …)."""
+    if env := os.environ.get("HARNESS_HOME"):
+        return Path(env).expanduser()
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "react-harness"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "react-harness"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "react-harness"
+
+
+def normalize_backend(backend: str) -> Where:
+    """``auto`` / ``ollama`` / ``local`` (``llamacpp`` and ``embedded`` mean ``local``)."""
+    b = backend.lower()
+    if b in ("local", "llamacpp", "embedded"):
+        return "local"
+    if b in ("auto", "ollama"):
+        return b  # type: ignore[return-value]
+    raise UsageError(f"unknown backend {backend!r}: use auto, ollama or local")
+
+
+def canonical_name(name: str) -> str:
+    """Check a model name (``name``, ``ns/name``, ``name:tag``); ``x:latest`` is ``x``."""
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"invalid model name {name!r}: use letters, digits, '.', '_', '-', optionally ns/ and :tag"
+        )
+    return name.removesuffix(":latest")
+
+
+# ------------------------------------------------------------------------------ GGUF header
+@dataclass
+class GGUFInfo:
+    """What the GGUF header says about a model."""
+
+    version: int
+    tensor_count: int
+    architecture: str | None = None
+    name: str | None = None
+    file_type: int | None = None
+    context_length: int | None = None
+
+    @property
+    def quantization(self) -> str | None:
+        """``Q4_K_M`` style name of ``general.file_type``, when known."""
+        return None if self.file_type is None else FILE_TYPES.get(self.file_type, f"type{self.file_type}")
+
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
+
+
+def read_gguf_info(path: str | Path) -> GGUFInfo:
+    """Read and check a GGUF header (magic ``GGUF``, version, metadata); raises :class:`GGUFError`."""
+    p = Path(path)
+    if not p.exists():
+        raise GGUFError(f"{p}: no such file; give the path of a .gguf model")
+    if not p.is_file():
+        raise GGUFError(f"{p}: not a file; give the path of a .gguf model")
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise GGUFError(
+                    f"{p}: not a GGUF file (no GGUF magic bytes); convert the model to GGUF first"
+                )
+            return _read_header(fh, p)
+    except OSError as e:
+        raise GGUFError(f"{p}: cannot read it ({e.strerror})") from None
+    except (struct.error, UnicodeDecodeError, EOFError):
+        raise GGUFError(f"{p}: truncated or corrupt GGUF header; re-create the file") from None
+
+
+def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
+    def num(fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        raw = fh.read(size)
+        if len(raw) != size:
+            raise EOFError
+        return struct.unpack(fmt, raw)[0]
+
+    (version,) = struct.unpack("<I", fh.read(4).ljust(4, b"\0"))
+    if version not in (1, 2, 3):
+        raise GGUFError(f"{p}: unsupported GGUF version {version} (this reads versions 1-3)")
+    count_fmt = "<I" if version == 1 else "<Q"
+    tensor_count, kv_count = num(count_fmt), num(count_fmt)
+    if kv_count > 1_000_000 or tensor_count > 10_000_000:
+        raise GGUFError(f"{p}: corrupt GGUF header (implausible counts); re-create the file")
+
+    def string() -> str:
+        n = num(count_fmt)
+        if n > 1 << 26:
+            raise EOFError
+        raw = fh.read(n)
+        if len(raw) != n:
+            raise EOFError
+        return raw.decode("utf-8")
+
+    def value(kind: int) -> Any:
+        if kind in _SCALARS:
+            return num(_SCALARS[kind])
+        if kind == 8:
+            return string()
+        if kind == 9:
+            item, n = num("<I"), num(count_fmt)
+            if item in _SCALARS:
+                fh.seek(struct.calcsize(_SCALARS[item]) * n, os.SEEK_CUR)
+            else:
+                for _ in range(n):
+                    value(item)
+            return None
+        raise GGUFError(f"{p}: corrupt GGUF header (unknown value type {kind}); re-create the file")
+
+    meta: dict[str, Any] = {}
+    for _ in range(kv_count):
+        key = string()
+        meta[key] = value(num("<I"))
+    arch = meta.get("general.architecture")
+    ctx = meta.get(f"{arch}.context_length") if arch else None
+    return GGUFInfo(
+        version=version,
+        tensor_count=tensor_count,
+        architecture=arch,
+        name=meta.get("general.name"),
+        file_type=meta.get("general.file_type"),
+        context_length=ctx,
+    )
+
+
+# ------------------------------------------------------------------------------ local store
+@dataclass
+class LocalModel:
+    """A manifest of the local store (JSON, one per name)."""
+
+    name: str
+    sha256: str
+    """sha256 of the stored GGUF."""
+    size: int
+    modelfile: str
+    """Modelfile text, FROM pointing at the stored GGUF."""
+    gguf: str
+    """Stored GGUF path."""
+    quantization: str | None = None
+    architecture: str | None = None
+    source: str | None = None
+    """The path the GGUF was registered from."""
+    source_sha256: str | None = None
+    """sha256 of the source GGUF (differs from ``sha256`` after ``--quantize``)."""
+    quantize: str | None = None
+    created_at: float = field(default_factory=time.time)
+    mtime_ns: int = 0
+    """The stored file's mtime when registered: a cheap check that nobody rewrote it in place."""
+    version: int = MANIFEST_VERSION
+
+    @property
+    def path(self) -> Path:
+        return Path(self.gguf)
+
+    def parsed_modelfile(self) -> Modelfile:
+        from harness.modelfile import parse
+
+        return parse(self.modelfile, source=f"Modelfile of {self.name}")
+
+    def check(self) -> Path:
+        """The stored GGUF, after checking that it is still there and unchanged (size, mtime)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            raise RegistryError(
+                f"the GGUF of {self.name!r} is missing from the store ({self.gguf}); register it again"
+            ) from None
+        if st.st_size != self.size or (self.mtime_ns and st.st_mtime_ns != self.mtime_ns):
+            raise RegistryError(
+                f"the stored GGUF of {self.name!r} changed since it was registered; "
+                f"register it again with 'harness register {self.name} --gguf FILE'"
+            )
+        return self.path
+
+
+def _store() -> Path:
+    return harness_home() / "models"
+
+
+def _manifest_path(name: str) -> Path:
+    return _store() / "manifests" / (urllib.parse.quote(name, safe="") + ".json")
+
+
+def get_local(name: str) -> LocalModel | None:
+    """The manifest of ``name`` in the local store, or None."""
+    path = _manifest_path(canonical_name(name))
+    if not path.exists():
+        return None
+    return _load_manifest(path)
+
+
+def _load_manifest(path: Path) -> LocalModel:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != MANIFEST_VERSION:
+            raise RegistryError(f"{path}: manifest version {data.get('version')} is not {MANIFEST_VERSION}")
+        return LocalModel(**data)
+    except (OSError, ValueError, TypeError) as e:
+        raise RegistryError(
+            f"{path}: unreadable manifest ({e}); delete it and register the model again"
+        ) from None
+
+
+def list_local() -> list[LocalModel]:
+    """Every model of the local store, by name."""
+    folder = _store() / "manifests"
+    return sorted((_load_manifest(p) for p in folder.glob("*.json")), key=lambda m: m.name)
+
+
+def _place_blob(src: Path, sha: str) -> Path:
+    """Hard-link (or copy: temp + fsync + rename) ``src`` to its blob path; returns it."""
+    blob = _store() / "blobs" / f"sha256-{sha}.gguf"
+    if blob.exists() and blob.stat().st_size == src.stat().st_size:
+        return blob
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    tmp = blob.parent / f".{blob.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 20)
+                fout.flush()
+                os.fsync(fout.fileno())
+        os.replace(tmp, blob)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return blob
+
+
+def register_local(
+    name: str, gguf: str | Path, modelfile: Modelfile | None = None, *, quantize: str | None = None
+) -> tuple[LocalModel, str]:
+    """Put ``gguf`` + ``modelfile`` into the local store as ``name``.
+
+    Returns (manifest, status) with status ``created``, ``unchanged`` or ``replaced``.
+    """
+    name = canonical_name(name)
+    src = Path(gguf).resolve()
+    info = read_gguf_info(src)
+    mf = modelfile or Modelfile(from_=str(src))
+    if mf.adapters:
+        raise UsageError("ADAPTER is not supported by the local store; merge the adapter into the GGUF first")
+    source_sha = sha256_file(src)
+    old = get_local(name)
+    if old and old.source_sha256 == source_sha and old.quantize == quantize and _same_text(old, mf):
+        try:
+            old.check()
+            return old, "unchanged"
+        except RegistryError:
+            pass
+    if quantize:
+        from harness.backends.llamacpp import quantize_gguf
+
+        tmp_dir = _store() / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        out = tmp_dir / f"{source_sha}-{quantize.lower()}.gguf"
+        quantize_gguf(src, out, quantize, info)
+        sha, blob = sha256_file(out), None
+        try:
+            blob = _place_blob(out, sha)
+        finally:
+            out.unlink(missing_ok=True)
+        info = read_gguf_info(blob)
+    else:
+        sha, blob = source_sha, _place_blob(src, source_sha)
+    stored = dataclasses.replace(mf, from_=str(blob))
+    st = blob.stat()
+    manifest = LocalModel(
+        name=name, sha256=sha, size=st.st_size, modelfile=stored.to_text(), gguf=str(blob),
+        quantization=info.quantization, architecture=info.architecture, source=str(src),
+        source_sha256=source_sha, quantize=quantize, mtime_ns=st.st_mtime_ns,
+    )  # fmt: skip
+    atomic_write_text(_manifest_path(name), json.dumps(asdict(manifest), indent=2) + "\n")
+    if old and old.sha256 != sha:
+        _drop_unused_blob(old.path)
+    return manifest, "replaced" if old else "created"
+
+
+def _same_text(old: LocalModel, mf: Modelfile) -> bool:
+    return old.parsed_modelfile().to_text() == dataclasses.replace(mf, from_=old.gguf).to_text()
+
+
+def remove_local(name: str) -> bool:
+    """Remove ``name`` from the local store (and its blob when unused); False if absent."""
+    model = get_local(name)
+    if model is None:
+        return False
+    _manifest_path(model.name).unlink()
+    _drop_unused_blob(model.path)
+    return True
+
+
+def _drop_unused_blob(blob: Path) -> None:
+    if all(m.gguf != str(blob) for m in list_local()):
+        blob.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ both places
+@dataclass
+class ModelEntry:
+    """One row of ``harness models``."""
+
+    name: str
+    where: str
+    """``ollama`` or ``local``."""
+    size: int | None
+    quantization: str | None
+    digest: str | None
+
+
+@dataclass
+class RegisterResult:
+    name: str
+    where: str
+    status: str
+    """``created``, ``unchanged``, ``replaced`` (local) or ``created`` (Ollama)."""
+    sha256: str
+
+
+def register(
+    name: str,
+    gguf: str | Path,
+    modelfile: Modelfile | None = None,
+    *,
+    quantize: str | None = None,
+    backend: str = "auto",
+    host: str | None = None,
+    progress: bool = True,
+) -> RegisterResult:
+    """Register ``gguf`` as ``name`` in Ollama (when it answers, or when asked) or the local store."""
+    where = normalize_backend(backend)
+    name = canonical_name(name)
+    read_gguf_info(gguf)
+    if where != "local":
+        from harness.backends import ollama
+
+        if where == "ollama" or ollama.is_reachable(host):
+            sha = sha256_file(gguf)
+            ollama.register_gguf(
+                name, gguf, modelfile or Modelfile(from_=str(gguf)), sha256=sha, quantize=quantize,
+                host=host, progress=progress,
+            )  # fmt: skip
+            return RegisterResult(name, "ollama", "created", sha)
+    manifest, status = register_local(name, gguf, modelfile, quantize=quantize)
+    return RegisterResult(name, "local", status, manifest.sha256)
+
+
+def _ollama_if(backend: str, host: str | None) -> Any:
+    """The Ollama module when ``backend`` asks for it (``auto``: only if it answers), else None."""
+    where = normalize_backend(backend)
+    if where == "local":
+        return None
+    from harness.backends import ollama
+
+    if where == "ollama" or ollama.is_reachable(host):
+        return ollama
+    return None
+
+
+def list_models(backend: str = "auto", host: str | None = None) -> list[ModelEntry]:
+    """Models of the local store and (when reachable / asked) of Ollama."""
+    out: list[ModelEntry] = []
+    if normalize_backend(backend) != "ollama":
+        out += [ModelEntry(m.name, "local", m.size, m.quantization, m.sha256) for m in list_local()]
+    if (ol := _ollama_if(backend, host)) is not None:
+        for m in ol.OllamaServer(host).list():
+            details = m.get("details") or {}
+            out.append(
+                ModelEntry(
+                    m["name"], "ollama", m.get("size"), details.get("quantization_level"), m.get("digest")
+                )
+            )
+    return out
+
+
+def show_model(name: str, backend: str = "auto", host: str | None = None) -> dict[str, Any]:
+    """Details of ``name``: ``where`` plus the manifest (local) or ``/api/show`` (Ollama)."""
+    if normalize_backend(backend) != "ollama" and (m := get_local(name)) is not None:
+        return {"where": "local", **asdict(m)}
+    if (ol := _ollama_if(backend, host)) is not None:
+        return {"where": "ollama", "name": name, **ol.OllamaServer(host).show(name)}
+    raise unknown_model(name)
+
+
+def remove_model(name: str, backend: str = "auto", host: str | None = None) -> list[str]:
+    """Remove ``name`` wherever ``backend`` allows; returns where it was removed from."""
+    removed: list[str] = []
+    if normalize_backend(backend) != "ollama" and remove_local(name):
+        removed.append("local")
+    if (ol := _ollama_if(backend, host)) is not None:
+        server = ol.OllamaServer(host)
+        if not removed or any(_same_name(m["name"], name) for m in server.list()):
+            try:
+                server.delete(name)
+                removed.append("ollama")
+            except ModelNotFound:
+                if not removed:
+                    raise unknown_model(name) from None
+    if not removed:
+        raise unknown_model(name)
+    return removed
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.removesuffix(":latest") == b.removesuffix(":latest")
+
+
+def unknown_model(name: str, host: str | None = None) -> ModelNotFound:
+    """The error for a name nobody knows, listing what is registered."""
+    try:
+        names = sorted({e.name.removesuffix(":latest") for e in list_models("auto", host)})
+    except HarnessError:
+        names = [m.name for m in list_local()]
+    have = f"registered: {', '.join(names)}" if names else "no models are registered"
+    return ModelNotFound(
+        f"unknown model {name!r} ({have}); add it with 'harness register {name} --gguf FILE'"
+    )
