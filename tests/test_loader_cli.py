@@ -122,3 +122,17 @@ def test_help_is_fast_and_lists_commands() -> None:
     code = "import sys, harness.cli; print(sorted(m for m in sys.modules if m.startswith(('rich', 'pydantic', 'yaml'))))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "[]"  # heavy imports stay lazy
+
+
+def test_play_interactive_session() -> None:
+    r = harness("play", "--suite", "synthetic-smoke", "--index", "1", stdin="?\nlook\ninventory\nquit\n")
+    assert r.returncode == 0, r.stderr
+    assert "Your task is to:" in r.stdout and "go to " in r.stdout
+    assert "You are not carrying anything." in r.stdout
+
+
+def test_play_expert_and_bad_index() -> None:
+    r = harness("play", "--suite", "synthetic-smoke", "--index", "4", "--expert")
+    assert r.returncode == 0 and "Won in" in r.stdout
+    r = harness("play", "--suite", "synthetic-smoke", "--index", "99")
+    assert r.returncode == 1 and "out of range" in r.stderr
