@@ -11,7 +11,7 @@ from harness.backends.registry import register_backend
 
 
 def _result(text: str) -> ChatResult:
-    return ChatResult(text=text, done_reason="stop", prompt_eval_count=0, eval_count=0)
+    return ChatResult(text=text, done_reason="stop")
 
 
 class ExpertPolicy:
