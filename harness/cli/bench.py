@@ -197,7 +197,18 @@ def _pct(stats: dict) -> str:
     return f"{stats['won']}/{stats['done']}" if stats["done"] else "–"
 
 
+SHORT = {
+    "pick_and_place_simple": "pick & place",
+    "look_at_obj_in_light": "look in light",
+    "pick_clean_then_place_in_recep": "clean & place",
+    "pick_heat_then_place_in_recep": "heat & place",
+    "pick_cool_then_place_in_recep": "cool & place",
+    "pick_two_obj_and_place": "pick two",
+}
+
+
 def _print_summary(console, results: dict, out: Path) -> None:
+    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{results['run'].get('model')} on {results['run'].get('suite')}")
@@ -212,12 +223,12 @@ def _print_summary(console, results: dict, out: Path) -> None:
         "parse fail",
         "efficiency",
     ):
-        table.add_column(col, justify="left" if col == "task type" else "right")
+        table.add_column(col, justify="left" if col == "task type" else "right", no_wrap=True)
     rows = [*results["by_task_type"].items(), ("overall", results["overall"])]
     for name, m in rows:
         lo, hi = m["success_ci"]
         table.add_row(
-            name,
+            SHORT.get(name, name),
             str(m["episodes"]),
             f"{m['success_rate']:.1%}",
             f"{lo:.0%}–{hi:.0%}",
@@ -228,8 +239,7 @@ def _print_summary(console, results: dict, out: Path) -> None:
             f"{m['efficiency']:.2f}",
             style="bold" if name == "overall" else None,
         )
-    Console = type(console)
-    Console().print(table)
+    Console(width=max(100, console.width)).print(table)
     errors = results["overall"]["errors"]
     if errors:
         console.print(f"[yellow]{errors} episode(s) ended with an error; see {out / 'report.md'}[/]")
