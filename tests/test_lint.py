@@ -16,7 +16,9 @@ def _ruff() -> list[str]:
 
 
 def test_ruff_check() -> None:
-    r = subprocess.run([*_ruff(), "check", "--output-format", "concise", "."], cwd=REPO, capture_output=True, text=True)
+    r = subprocess.run(
+        [*_ruff(), "check", "--output-format", "concise", "."], cwd=REPO, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -106,6 +106,11 @@ class OllamaServer:
             ) from None
         except ollama.ResponseError as e:
             raise self._map_response_error(e, model, action) from None
+        except (ValueError, KeyError) as e:  # malformed JSON or a reply the client cannot validate
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BackendError(
+                f"unexpected answer from {self.host} during {action} ({first}); is it an Ollama server?"
+            ) from None
 
     def _map_response_error(self, e: Any, model: str | None, action: str) -> Exception:
         msg = str(e.error).strip() or "no details"

@@ -1,0 +1,370 @@
+"""``llamacpp``: the embedded backend, llama-cpp-python on a GGUF, behaving like Ollama.
+
+* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.gotemplate`
+  (``Modelfile.prompt``), never the GGUF's Jinja template; it is tokenized with special tokens
+  parsed and BOS added when the vocabulary asks for it, as Ollama does.
+* Options: Ollama's defaults, then the Modelfile PARAMETERs, then the request's options
+  (``temperature``, ``seed``, ``num_predict`` always; ``top_k``/``top_p``/``num_ctx`` when set;
+  ``stop`` when non-empty). Temperature 0 is greedy. ``repeat_penalty`` applies to the tokens
+  generated in this reply (last ``repeat_last_n``), as Ollama's llama.cpp runner does.
+* Stop strings end the reply and are cut from it; text that may be the start of a stop string is
+  held back until it is resolved. An end-of-generation token ends the reply (``stop``);
+  ``num_predict`` tokens or a full context end it with ``length``; ``options.timeout_s`` of wall
+  clock (checked between prompt batches and between tokens) ends it with ``timeout``.
+* KV cache reuse: the new prompt's tokens are compared with the prompt tokens already in the
+  context; only the differing suffix is evaluated. ``prompt_tokens`` is the prompt length,
+  ``prompt_eval_count`` the tokens actually evaluated. The previous reply's tokens are evaluated
+  again as part of the next prompt (its one-token decodes leave KV values that differ slightly
+  from a batched evaluation), so the greedy text never depends on what the cache held: reuse and
+  recompute give the same reply. A turn costs its new messages plus the previous reply.
+* A prompt longer than the context loses its oldest non-system messages first (Ollama's
+  chatPrompt), then, if still too long, the tokens after ``num_keep`` (Ollama's runner);
+  ``truncated`` is set.
+
+Thread-safety: each backend owns one ``Llama`` and its KV cache. Never call one instance from two
+threads; the runner must build one backend per worker (or run one worker).
+"""
+
+from __future__ import annotations
+
+import codecs
+import itertools
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import BackendError, BackendUnavailable, ChatOptions, ChatResult, EpisodeContext
+from harness.backends.registry import register_backend
+from harness.errors import UsageError
+from harness.modelfile import Modelfile
+
+__all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend", "quantize_gguf"]
+
+# Ollama's api.DefaultOptions (the ones this backend uses).
+OLLAMA_DEFAULTS: dict[str, Any] = {
+    "num_ctx": 4096, "num_keep": 4, "num_predict": -1, "temperature": 0.8, "top_k": 40, "top_p": 0.9,
+    "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "repeat_penalty": 1.1,
+    "presence_penalty": 0.0, "frequency_penalty": 0.0, "seed": -1, "stop": [], "num_batch": 512,
+}  # fmt: skip
+QUANT_TYPES = {
+    "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_s": 11, "q3_k_m": 12,
+    "q3_k_l": 13, "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18,
+}  # fmt: skip
+Messages = list[dict[str, str]]
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise BackendUnavailable(
+            "the embedded backend needs llama-cpp-python: pip install 'react-harness[embedded]' "
+            "(or run Ollama and use --backend ollama)"
+        ) from None
+    return llama_cpp
+
+
+class LlamaCppBackend:
+    """A GGUF served in-process. One instance per thread (see the module docstring)."""
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model: str = "",
+        gguf: str | Path | None = None,
+        modelfile: Modelfile | str | Path | None = None,
+        *,
+        digest: str | None = None,
+        n_threads: int | None = None,
+        reuse_kv: bool = True,
+        verbose: bool = False,
+        **llama_kwargs: Any,
+    ) -> None:
+        if gguf is None:
+            from harness.registry import get_local, unknown_model
+
+            entry = get_local(model) if model else None
+            if entry is None:
+                raise unknown_model(model or "(none)")
+            gguf, modelfile, digest = entry.check(), entry.parsed_modelfile(), entry.sha256
+        if isinstance(modelfile, str | Path):
+            from harness.modelfile import load
+
+            modelfile = load(modelfile)
+        self.gguf = Path(gguf)
+        self.model = model or self.gguf.stem
+        self.modelfile = modelfile or Modelfile(from_=str(self.gguf))
+        self.reuse_kv = reuse_kv
+        self.last_result: ChatResult | None = None
+        self._digest = digest
+        self._threads = n_threads
+        self._verbose = verbose
+        self._llama_kwargs = llama_kwargs
+        self._llm: Any = None
+        self._exact = 0  # leading cached tokens whose KV came from batched prompt evaluation
+        from harness import gotemplate
+
+        gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
+        self._load(int(self.modelfile.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"])))
+
+    # ------------------------------------------------------------------ setup
+    def _load(self, n_ctx: int) -> None:
+        llama_cpp = _llama_cpp()
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+        params = self.modelfile.parameters
+        # Like Ollama: about one thread per physical core (oversubscribed llama.cpp threads spin badly).
+        threads = int(self._threads or params.get("num_thread") or max(1, min(8, (os.cpu_count() or 2) // 2)))
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.gguf), n_ctx=n_ctx, n_batch=int(params.get("num_batch", 512)),
+                n_threads=threads, n_threads_batch=threads, verbose=self._verbose, **self._llama_kwargs,
+            )  # fmt: skip
+        except (ValueError, RuntimeError) as e:
+            raise BackendError(
+                f"llama.cpp cannot load {self.gguf}: {e}; check that the GGUF is complete"
+            ) from None
+        self._ctx_requested, self._exact = n_ctx, 0
+        self.n_ctx = min(n_ctx, self._llm.n_ctx())  # llama.cpp may pad its context; input_ids has n_ctx
+        self._vocab = self._llm._model.vocab
+        self._is_eog = llama_cpp.llama_vocab_is_eog
+
+    def close(self) -> None:
+        """Free the model (also done when the backend is garbage-collected)."""
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    def begin_episode(self, ctx: EpisodeContext) -> None:
+        """Nothing to reset: the next prompt reuses whatever prefix it shares with the cache."""
+
+    def digest(self) -> str | None:
+        if self._digest is None:
+            from harness._util.atomic import sha256_file
+
+            self._digest = sha256_file(self.gguf)
+        return self._digest
+
+    def options(self, options: ChatOptions) -> dict[str, Any]:
+        """Ollama's defaults < Modelfile PARAMETERs < request options."""
+        merged = {**OLLAMA_DEFAULTS, **self.modelfile.parameters}
+        merged.update(temperature=options.temperature, seed=options.seed, num_predict=options.num_predict)
+        for key in ("top_k", "top_p", "num_ctx"):
+            if getattr(options, key) is not None:
+                merged[key] = getattr(options, key)
+        if options.stop:
+            merged["stop"] = list(options.stop)
+        return merged
+
+    def render_prompt(self, messages: Messages) -> str:
+        """The prompt Ollama would build (``Modelfile.prompt``)."""
+        return self.modelfile.prompt(messages)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    # ------------------------------------------------------------------ chat
+    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
+        for _ in self.stream_chat(messages, options):
+            pass
+        assert self.last_result is not None
+        return self.last_result
+
+    def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
+        """Yield the reply's text as it is generated; ``self.last_result`` holds the ChatResult."""
+        t0 = time.perf_counter()
+        opts = self.options(options)
+        if int(opts["num_ctx"]) != self._ctx_requested:
+            self._load(int(opts["num_ctx"]))
+        tokens, truncated = self._prompt_tokens(messages, int(opts["num_keep"]))
+        deadline = t0 + options.timeout_s
+        evaluated, done = self._eval_prompt(tokens, deadline)
+        t_prompt = time.perf_counter()
+        out: list[str] = []
+        reason, n_gen = "timeout", 0
+        if done:
+            gen = self._generate(opts, deadline)
+            try:
+                while True:
+                    text = next(gen)
+                    out.append(text)
+                    yield text
+            except StopIteration as stop:
+                reason, n_gen = stop.value
+        t_end = time.perf_counter()
+        self.last_result = ChatResult(
+            text="".join(out), done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,
+            eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
+            total_duration_s=t_end - t0, truncated=truncated,
+        )  # fmt: skip
+
+    def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
+        """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
+        tokens = self.tokenize(self.render_prompt(messages))
+        if not tokens:
+            raise UsageError("the prompt is empty: send at least one message")
+        if len(tokens) < self.n_ctx:
+            return tokens, False
+        msgs = list(messages)
+        while len(tokens) >= self.n_ctx:
+            drop = next((i for i, m in enumerate(msgs[:-1]) if m.get("role") != "system"), None)
+            if drop is None:
+                break
+            del msgs[drop]
+            tokens = self.tokenize(self.render_prompt(msgs))
+        if len(tokens) >= self.n_ctx:
+            keep = min(num_keep, self.n_ctx // 2)
+            tokens = tokens[:keep] + tokens[len(tokens) - (self.n_ctx - 1 - keep) :]
+        return tokens, True
+
+    def _eval_prompt(self, tokens: list[int], deadline: float) -> tuple[int, bool]:
+        """Evaluate what the cache lacks; (tokens evaluated, finished before the deadline).
+
+        Only KV entries made by prompt batches of 2+ tokens are reused: llama.cpp's one-token
+        decode writes slightly different KV values, so reusing generated tokens would make the
+        greedy text depend on the cache. Batches are split so that none holds a single token.
+        """
+        llm = self._llm
+        start = 0
+        if self.reuse_kv:
+            cached = llm.input_ids[: min(llm.n_tokens, self._exact)].tolist()
+            limit = min(len(cached), len(tokens) - 2)  # evaluate 2+ tokens: fresh logits, batched KV
+            while start < limit and cached[start] == tokens[start]:
+                start += 1
+        llm.n_tokens = start  # Llama.eval drops the cache beyond n_tokens
+        self._exact = start
+        for lo, hi in _chunks(start, len(tokens), max(2, llm.n_batch)):
+            if time.perf_counter() > deadline:
+                return lo - start, False
+            llm.eval(tokens[lo:hi])
+            self._exact = hi if hi - lo > 1 else lo
+        return len(tokens) - start, True
+
+    def _sampler(self, opts: dict[str, Any]) -> Any:
+        from llama_cpp._internals import LlamaSampler
+
+        s = LlamaSampler()
+        s.add_penalties(
+            n_vocab=self._llm.n_vocab(), penalty_last_n=int(opts["repeat_last_n"]),
+            penalty_repeat=float(opts["repeat_penalty"]), penalty_freq=float(opts["frequency_penalty"]),
+            penalty_present=float(opts["presence_penalty"]),
+        )  # fmt: skip
+        temp = float(opts["temperature"])
+        if temp <= 0:
+            s.add_greedy()
+            return s
+        s.add_top_k(int(opts["top_k"]))
+        s.add_typical(float(opts["typical_p"]), 1)
+        s.add_top_p(float(opts["top_p"]), 1)
+        s.add_min_p(float(opts["min_p"]), 1)
+        s.add_temp(temp)
+        seed = int(opts["seed"])
+        s.add_dist(seed & 0xFFFFFFFF if seed >= 0 else 0xFFFFFFFF)
+        return s
+
+    def _generate(self, opts: dict[str, Any], deadline: float) -> Any:
+        """Generator of text pieces; returns (done_reason, generated token count)."""
+        llm, sampler = self._llm, self._sampler(opts)
+        stops = [s for s in opts["stop"] if s]
+        limit = int(opts["num_predict"])
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending, n_gen, cut = "", 0, None
+        try:
+            while True:
+                if time.perf_counter() > deadline:
+                    reason = "timeout"
+                    break
+                if llm.n_tokens >= self.n_ctx:
+                    reason = "length"
+                    break
+                token = sampler.sample(llm._ctx, -1)
+                n_gen += 1
+                if self._is_eog(self._vocab, token):
+                    reason = "stop"
+                    break
+                pending += decoder.decode(llm.detokenize([token], special=True))
+                cut = _find_stop(pending, stops)
+                if cut is not None:
+                    pending = pending[:cut]
+                    reason = "stop"
+                    break
+                hold = _partial_stop(pending, stops)
+                if len(pending) > hold:
+                    yield pending[: len(pending) - hold]
+                    pending = pending[len(pending) - hold :]
+                if 0 < limit <= n_gen:
+                    reason = "length"
+                    break
+                llm.eval([token])
+        finally:
+            sampler.close()
+        if cut is None:
+            pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending
+        return reason, n_gen
+
+
+def _chunks(lo: int, hi: int, size: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` in pieces of at most ``size``, none of one token unless the whole is one."""
+    bounds = [*range(lo, hi, size), hi]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+        bounds[-2] -= 1
+    return list(itertools.pairwise(bounds))
+
+
+def _find_stop(text: str, stops: list[str]) -> int | None:
+    """Index of the earliest stop string in ``text``, or None."""
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _partial_stop(text: str, stops: list[str]) -> int:
+    """Length of the longest end of ``text`` that starts some stop string (held back)."""
+    best = 0
+    for s in stops:
+        for n in range(min(len(s) - 1, len(text)), best, -1):
+            if text.endswith(s[:n]):
+                best = n
+                break
+    return best
+
+
+def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, info: Any = None) -> None:
+    """Quantize an F32/F16/BF16 GGUF to ``qtype`` (``q4_K_M`` …) with llama.cpp."""
+    import ctypes
+
+    from rich.console import Console
+
+    llama_cpp = _llama_cpp()
+    ftype = QUANT_TYPES.get(qtype.lower())
+    if ftype is None:
+        raise UsageError(f"unknown quantization {qtype!r}; use one of {', '.join(QUANT_TYPES)}")
+    if info is not None and info.file_type not in (0, 1, 32):
+        raise UsageError(
+            f"{src} is already quantized ({info.quantization}); --quantize needs an F16, BF16 or F32 GGUF"
+        )
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = os.cpu_count() or 1
+    log = logging.getLogger("llama-cpp-python")  # llama.cpp's own log lines go through it
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with Console(stderr=True).status(f"quantizing to {qtype} …"):
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+    finally:
+        log.setLevel(level)
+    if rc != 0:
+        Path(dst).unlink(missing_ok=True)
+        raise BackendError(f"llama.cpp could not quantize {src} to {qtype} (code {rc})")
+
+
+@register_backend("llamacpp")
+def _factory(model: str = "", **kwargs: Any) -> LlamaCppBackend:
+    return LlamaCppBackend(model=model, **kwargs)

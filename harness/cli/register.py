@@ -1,0 +1,70 @@
+"""``harness register``: put a GGUF + Modelfile into Ollama, or into the local store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+BACKENDS = ["auto", "ollama", "local", "llamacpp"]
+
+
+@click.command()
+@click.argument("name")
+@click.option("--gguf", "gguf", type=click.Path(dir_okay=False), help="The GGUF weights.")
+@click.option(
+    "--modelfile",
+    "modelfile_path",
+    type=click.Path(dir_okay=False),
+    help="Modelfile with TEMPLATE / SYSTEM / PARAMETERs (its FROM is replaced by --gguf).",
+)
+@click.option(
+    "--quantize",
+    default=None,
+    metavar="TYPE",
+    help="Quantize while registering (q4_K_M, q8_0 …); needs an F16/BF16/F32 GGUF.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="auto",
+    show_default=True,
+    help="auto: Ollama if it answers, else the local store.",
+)
+@click.option("--host", default=None, help="Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434).")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def register(
+    name: str,
+    gguf: str | None,
+    modelfile_path: str | None,
+    quantize: str | None,
+    backend: str,
+    host: str | None,
+    quiet: bool,
+) -> None:
+    """Register a GGUF as model NAME (idempotent: the same bytes again are a no-op).
+
+    \b
+    harness register smollm2 --gguf SmolLM2.gguf --modelfile modelfiles/smollm2.Modelfile
+    harness register qwen-react --gguf out/model-f16.gguf --quantize q4_K_M --backend ollama
+    """
+    from harness import registry
+    from harness.errors import UsageError
+    from harness.modelfile import load
+
+    mf = load(modelfile_path) if modelfile_path else None
+    if gguf is None:
+        if mf is None or not mf.from_.lower().endswith(".gguf"):
+            raise UsageError(
+                "give the weights with --gguf FILE (or a --modelfile whose FROM is a .gguf path)"
+            )
+        assert modelfile_path is not None
+        gguf = str((Path(modelfile_path).parent / Path(mf.from_).expanduser()).resolve())
+    result = registry.register(
+        name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=not quiet
+    )
+    where = "Ollama" if result.where == "ollama" else "the local store"
+    verb = {"unchanged": "already registered in", "replaced": "replaced in"}.get(
+        result.status, "registered in"
+    )
+    click.echo(f"{result.name}: {verb} {where} (sha256 {result.sha256[:12]})")

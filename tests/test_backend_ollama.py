@@ -1,0 +1,357 @@
+"""The ``ollama`` backend against a local HTTP server that answers as Ollama's API documents
+(docs/api.md), plus live tests that run whenever an Ollama server answers at OLLAMA_HOST."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ollama")
+pytest.importorskip("pytest_httpserver")
+
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from harness.backends import (
+    BackendError,
+    BackendUnavailable,
+    ChatOptions,
+    ModelNotFound,
+    TransientBackendError,
+)
+from harness.backends.ollama import (
+    OllamaBackend,
+    OllamaServer,
+    is_reachable,
+    register_gguf,
+    resolve_host,
+)
+from harness.modelfile import parse
+
+DONE = {
+    "model": "m", "created_at": "2024-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""},
+    "done": True, "done_reason": "stop", "total_duration": 2_500_000_000, "load_duration": 1_000_000,
+    "prompt_eval_count": 26, "prompt_eval_duration": 130_000_000, "eval_count": 10,
+    "eval_duration": 500_000_000,
+}  # fmt: skip
+
+
+def ndjson(*parts: dict) -> str:
+    return "".join(json.dumps(p) + "\n" for p in parts)
+
+
+def chunk(text: str) -> dict:
+    return {"model": "m", "created_at": "2024-01-01T00:00:00Z", "message": {"role": "assistant", "content": text},
+            "done": False}  # fmt: skip
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tiny_gguf(path: Path) -> Path:
+    """A GGUF v3 header with no tensors and one metadata key."""
+    key, val = b"general.architecture", b"llama"
+    path.write_bytes(
+        b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+        + struct.pack("<IQ", 8, len(val)) + val
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def host(httpserver: HTTPServer) -> str:
+    return httpserver.url_for("/").rstrip("/")
+
+
+@pytest.fixture
+def server(host: str) -> OllamaServer:
+    return OllamaServer(host, timeout=5)
+
+
+def test_resolve_host_follows_ollama_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert resolve_host() == "http://127.0.0.1:11434"
+    assert resolve_host("0.0.0.0") == "http://0.0.0.0:11434"
+    assert resolve_host(":5000") == "http://127.0.0.1:5000"
+    assert resolve_host("https://example.com") == "https://example.com:443"
+    assert resolve_host("http://h:1234/") == "http://h:1234"
+    monkeypatch.setenv("OLLAMA_HOST", "10.0.0.1:9999")
+    assert resolve_host() == "http://10.0.0.1:9999"
+
+
+def test_is_reachable(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/version", method="GET").respond_with_json({"version": "0.5.7"})
+    assert is_reachable(host)
+    assert not is_reachable(f"http://127.0.0.1:{closed_port()}")
+
+
+def _expect_create(httpserver: HTTPServer, seen: list[dict]) -> None:
+    def handler(request: Request) -> Response:
+        seen.append(request.get_json())
+        body = ndjson({"status": "parsing GGUF"}, {"status": "writing manifest"}, {"status": "success"})
+        return Response(body, content_type="application/x-ndjson")
+
+    httpserver.expect_request("/api/create", method="POST").respond_with_handler(handler)
+    httpserver.expect_request("/api/show", method="POST").respond_with_json(
+        {"modelfile": "FROM x", "template": "{{ .Prompt }}", "details": {"format": "gguf"}, "model_info": {}}
+    )
+
+
+MODELFILE = parse('FROM ./x.gguf\nTEMPLATE "{{ .Prompt }}"\nSYSTEM be brief\nPARAMETER stop <|im_end|>\n'
+                  "PARAMETER stop <|endoftext|>\nPARAMETER temperature 0\n")  # fmt: skip
+
+
+def test_register_uploads_missing_blob_then_creates(
+    httpserver: HTTPServer, host: str, tmp_path: Path
+) -> None:
+    gguf = tiny_gguf(tmp_path / "m.gguf")
+    sha = "ab" * 32
+    httpserver.expect_ordered_request(f"/api/blobs/sha256:{sha}", method="HEAD").respond_with_data(
+        "", status=404
+    )
+    httpserver.expect_ordered_request(
+        f"/api/blobs/sha256:{sha}", method="POST", data=gguf.read_bytes()
+    ).respond_with_data("", status=201)
+    seen: list[dict] = []
+    _expect_create(httpserver, seen)
+    info = register_gguf("mymodel", gguf, MODELFILE, sha256=sha, quantize="q4_K_M", host=host, progress=False)
+    httpserver.check_assertions()
+    assert info["details"]["format"] == "gguf"
+    (req,) = seen
+    assert req["model"] == "mymodel"
+    assert req["files"] == {"m.gguf": f"sha256:{sha}"}
+    assert req["template"] == "{{ .Prompt }}" and req["system"] == "be brief"
+    assert req["parameters"] == {"stop": ["<|im_end|>", "<|endoftext|>"], "temperature": 0.0}
+    assert req["quantize"] == "q4_K_M" and req["stream"] is True
+
+
+def test_register_skips_upload_when_blob_exists(httpserver: HTTPServer, host: str, tmp_path: Path) -> None:
+    gguf = tiny_gguf(tmp_path / "m.gguf")
+    httpserver.expect_request(f"/api/blobs/sha256:{'cd' * 32}", method="HEAD").respond_with_data(
+        "", status=200
+    )
+    seen: list[dict] = []
+    _expect_create(httpserver, seen)
+    register_gguf("mymodel", gguf, MODELFILE, sha256="cd" * 32, host=host, progress=False)
+    methods = [req.method for req, _ in httpserver.log]
+    assert "POST" in methods and methods.count("HEAD") == 1
+    assert not any(req.method == "POST" and req.path.startswith("/api/blobs") for req, _ in httpserver.log)
+    assert "quantize" not in seen[0]
+
+
+def test_create_stream_error_line_is_a_clear_error(httpserver: HTTPServer, server: OllamaServer) -> None:
+    body = ndjson({"status": "parsing GGUF"}, {"status": "creating template layer"},
+                  {"error": "invalid template: template: :1: unexpected \"}\" in operand"})  # fmt: skip
+    httpserver.expect_request("/api/create", method="POST").respond_with_data(
+        body, content_type="application/x-ndjson"
+    )
+    with pytest.raises(BackendError, match=r"refused the create of 'bad'.*invalid template") as err:
+        server.create("bad", {"m.gguf": "sha256:00"}, MODELFILE)
+    assert not isinstance(err.value, ModelNotFound)
+    assert "\n" not in str(err.value)
+
+
+def test_create_without_success_status_fails(httpserver: HTTPServer, server: OllamaServer) -> None:
+    httpserver.expect_request("/api/create").respond_with_data(ndjson({"status": "parsing GGUF"}))
+    with pytest.raises(BackendError, match="did not finish creating"):
+        server.create("m", {"m.gguf": "sha256:00"}, MODELFILE)
+
+
+def test_chat_sends_options_and_messages_and_converts_timings(httpserver: HTTPServer, host: str) -> None:
+    seen: list[dict] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.get_json())
+        return Response(ndjson(chunk("Hel"), chunk("lo"), DONE), content_type="application/x-ndjson")
+
+    httpserver.expect_request("/api/chat", method="POST").respond_with_handler(handler)
+    backend = OllamaBackend("m", host=host)
+    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    opts = ChatOptions(
+        temperature=0.2, seed=7, top_k=20, top_p=0.9, num_ctx=2048, num_predict=64, stop=["\n"]
+    )
+    result = backend.chat(messages, opts)
+    (req,) = seen
+    assert req["model"] == "m" and req["messages"] == messages
+    assert req["options"] == {"temperature": 0.2, "seed": 7, "num_predict": 64, "top_k": 20, "top_p": 0.9,
+                              "num_ctx": 2048, "stop": ["\n"]}  # fmt: skip
+    assert result.text == "Hello" and result.done_reason == "stop"
+    assert result.prompt_tokens == 26 and result.prompt_eval_count == 26 and result.eval_count == 10
+    assert result.total_duration_s == pytest.approx(2.5)
+    assert result.prompt_eval_duration_s == pytest.approx(0.13)
+    assert result.eval_duration_s == pytest.approx(0.5)
+    assert result.gen_tokens_per_s == pytest.approx(20.0)
+    assert not result.truncated
+
+
+def test_stream_chat_yields_chunks_and_reads_done_reason(httpserver: HTTPServer, host: str) -> None:
+    body = ndjson(chunk("a"), chunk("b"), {**DONE, "done_reason": "length"})
+    httpserver.expect_request("/api/chat").respond_with_data(body, content_type="application/x-ndjson")
+    backend = OllamaBackend("m", host=host)
+    assert list(backend.stream_chat([{"role": "user", "content": "x"}], ChatOptions())) == ["a", "b"]
+    assert backend.last_result is not None and backend.last_result.done_reason == "length"
+
+
+def test_chat_wall_clock_timeout(httpserver: HTTPServer, host: str) -> None:
+    def handler(request: Request) -> Response:
+        def slow():
+            for _ in range(20):
+                yield json.dumps(chunk("x")) + "\n"
+                time.sleep(0.05)
+            yield json.dumps(DONE) + "\n"
+
+        return Response(slow(), content_type="application/x-ndjson")
+
+    httpserver.expect_request("/api/chat").respond_with_handler(handler)
+    result = OllamaBackend("m", host=host).chat(
+        [{"role": "user", "content": "x"}], ChatOptions(timeout_s=0.2)
+    )
+    assert result.done_reason == "timeout"
+    assert 0 < len(result.text) < 20
+
+
+def test_chat_unknown_model_names_harness_models(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/chat").respond_with_json({"error": "model 'nope' not found"}, status=404)
+    with pytest.raises(ModelNotFound, match="harness models") as err:
+        OllamaBackend("nope", host=host).chat([{"role": "user", "content": "x"}], ChatOptions())
+    assert "model 'nope' not found" in str(err.value)
+
+
+def test_connection_refused_is_a_clear_error() -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    backend = OllamaBackend("m", host=url)
+    with pytest.raises(
+        BackendUnavailable, match=f"cannot reach Ollama at {url}: start it with 'ollama serve'"
+    ):
+        backend.chat([{"role": "user", "content": "x"}], ChatOptions())
+    with pytest.raises(BackendUnavailable, match="set OLLAMA_HOST"):
+        OllamaServer(url).list()
+
+
+def test_server_errors_are_transient(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/chat").respond_with_json(
+        {"error": "llama runner process has terminated"}, status=500
+    )
+    with pytest.raises(TransientBackendError, match="llama runner process has terminated"):
+        OllamaBackend("m", host=host).chat([{"role": "user", "content": "x"}], ChatOptions())
+
+
+def test_read_timeout_is_transient(httpserver: HTTPServer, host: str) -> None:
+    def handler(request: Request) -> Response:
+        time.sleep(0.6)
+        return Response(ndjson(DONE))
+
+    httpserver.expect_request("/api/tags").respond_with_handler(handler)
+    with pytest.raises(TransientBackendError, match="timed out"):
+        OllamaServer(host, timeout=0.2).list()
+
+
+def test_truncation_detected_when_prompt_shrinks_while_history_grows(
+    httpserver: HTTPServer, host: str
+) -> None:
+    counts = iter([100, 60, 140])
+
+    def handler(request: Request) -> Response:
+        return Response(ndjson(chunk("ok"), {**DONE, "prompt_eval_count": next(counts)}))
+
+    httpserver.expect_request("/api/chat").respond_with_handler(handler)
+    backend = OllamaBackend("m", host=host)
+    msgs = [{"role": "user", "content": "a"}]
+    assert not backend.chat(msgs, ChatOptions()).truncated
+    msgs += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "b"}]
+    assert backend.chat(msgs, ChatOptions()).truncated  # 60 < 100 although messages were only appended
+    msgs += [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "c"}]
+    assert not backend.chat(msgs, ChatOptions()).truncated
+
+
+def test_truncation_detected_with_a_token_counter(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/chat").respond_with_data(ndjson(chunk("ok"), DONE))
+    backend = OllamaBackend("m", host=host, count_tokens=lambda msgs: 50)
+    assert backend.chat([{"role": "user", "content": "a"}], ChatOptions()).truncated  # 26 < 50 - 2
+
+
+def test_list_show_delete_requests(httpserver: HTTPServer, server: OllamaServer) -> None:
+    httpserver.expect_request("/api/tags", method="GET").respond_with_json({"models": [{
+        "name": "codellama:13b", "model": "codellama:13b", "modified_at": "2023-11-04T14:56:49.277302595-07:00",
+        "size": 7365960935, "digest": "9f438cb9cd581fc025612d27f7c1a6669ff83a8bb0ed86c94fcf4c5440555697",
+        "details": {"format": "gguf", "family": "llama", "families": None, "parameter_size": "13B",
+                    "quantization_level": "Q4_0"},
+    }]})  # fmt: skip
+    httpserver.expect_request("/api/show", method="POST", json={"model": "codellama:13b"}).respond_with_json(
+        {"modelfile": "FROM /blobs/sha256-1", "parameters": 'stop "<|eot_id|>"', "template": "{{ .Prompt }}",
+         "details": {"format": "gguf", "quantization_level": "Q4_0"}, "model_info": {"general.architecture": "llama"}}
+    )  # fmt: skip
+    httpserver.expect_request(
+        "/api/delete", method="DELETE", json={"model": "codellama:13b"}
+    ).respond_with_data("")
+    (m,) = server.list()
+    assert m["name"] == "codellama:13b" and m["size"] == 7365960935
+    assert m["details"]["quantization_level"] == "Q4_0"
+    shown = server.show("codellama:13b")
+    assert shown["template"] == "{{ .Prompt }}" and shown["model_info"]["general.architecture"] == "llama"
+    server.delete("codellama:13b")
+    httpserver.check_assertions()
+
+
+def test_delete_unknown_model(httpserver: HTTPServer, server: OllamaServer) -> None:
+    httpserver.expect_request("/api/delete").respond_with_json({"error": "model 'x' not found"}, status=404)
+    with pytest.raises(ModelNotFound, match="harness models"):
+        server.delete("x")
+
+
+def test_digest_comes_from_the_model_list(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/tags").respond_with_json(
+        {"models": [{"name": "m:latest", "model": "m:latest", "digest": "abc", "size": 1}]}
+    )
+    assert OllamaBackend("m", host=host).digest() == "abc"
+
+
+def test_a_server_that_is_not_ollama(httpserver: HTTPServer, server: OllamaServer) -> None:
+    httpserver.expect_request("/api/tags").respond_with_data("<html>hello</html>", content_type="text/html")
+    with pytest.raises(BackendError, match=r"unexpected answer from .* is it an Ollama server") as err:
+        server.list()
+    assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------ live Ollama
+@pytest.fixture
+def live_host() -> str:
+    url = resolve_host()
+    if not is_reachable(url, timeout=1.0):
+        pytest.skip(f"no Ollama server answers at {url} (set OLLAMA_HOST to run the live tests)")
+    return url
+
+
+@pytest.mark.ollama
+def test_live_version_and_list(live_host: str) -> None:
+    server = OllamaServer(live_host)
+    assert server.version()
+    assert isinstance(server.list(), list)
+
+
+@pytest.mark.ollama
+def test_live_register_chat_delete(live_host: str) -> None:
+    from harness._util.atomic import sha256_file
+    from harness.backends.resolve import default_gguf, default_modelfile
+    from harness.modelfile import load
+
+    gguf = default_gguf()
+    name = "harness-test-smollm2"
+    register_gguf(
+        name, gguf, load(default_modelfile()), sha256=sha256_file(gguf), host=live_host, progress=False
+    )
+    try:
+        result = OllamaBackend(name, host=live_host).chat(
+            [{"role": "user", "content": "Say hello"}], ChatOptions(num_predict=16)
+        )
+        assert result.text and result.eval_count and result.prompt_tokens
+    finally:
+        OllamaServer(live_host).delete(name)
