@@ -266,3 +266,35 @@ def test_bench_cli_writes_reports_and_compare(tmp_path: Path) -> None:
         env=env,
     )
     assert r.returncode == 1 and "unknown suite" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_bad_model_backend_and_unreachable_server(tmp_path: Path) -> None:
+    env = {**os.environ, "OLLAMA_HOST": "http://127.0.0.1:9"}
+    env.pop("ALFWORLD_DATA", None)
+
+    def bench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "harness",
+                "bench",
+                *args,
+                "--suite",
+                "synthetic-smoke",
+                "--out",
+                str(tmp_path / "o"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    r = bench("nosuchmodel")
+    assert r.returncode == 1 and "unknown model 'nosuchmodel'" in r.stderr and "harness register" in r.stderr
+    r = bench("expert", "--backend", "warp")
+    assert r.returncode == 1 and "unknown backend 'warp'" in r.stderr
+    r = bench("qwen2.5-react", "--backend", "ollama")
+    assert r.returncode == 1 and "cannot reach Ollama at http://127.0.0.1:9" in r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0

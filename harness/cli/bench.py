@@ -155,7 +155,13 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console)
             "[yellow]the embedded llama.cpp backend runs one episode at a time; using --workers 1[/]"
         )
         workers = 1
-    return name, (lambda: open_model(model, name)), workers
+    # Open one backend now, so an unreachable server or a bad model fails before the run starts.
+    first = [open_model(model, name)]
+
+    def make():
+        return first.pop() if first else open_model(model, name)
+
+    return name, make, workers
 
 
 def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, console):
