@@ -1,0 +1,220 @@
+"""``harness build NAME --recipe FILE``: data → sft → merge → convert → quantize → register.
+
+    harness build tiny-react --recipe train/configs/tiny-cpu.yaml --levels f16,q8_0,q4_k_m
+    harness build my-qwen --from-merged path/to/merged-hf-dir --levels q8_0,q4_k_m
+    harness build my-qwen --from-gguf exported.f16.gguf --levels q4_k_m
+
+Every level is registered as ``NAME:<level>`` (Ollama when it answers, else the local store)
+with a Modelfile from ``modelfiles/``. Re-entrant: ``<build dir>/build.json`` records each
+step's input hash and outputs (with sha256); a step whose inputs match its record and whose
+outputs are intact is skipped. ``--force STEP`` redoes one step (and so everything after it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness._util.atomic import atomic_write_text, sha256_file
+from harness.errors import HarnessError
+
+STEPS = ("data", "sft", "merge", "convert", "quantize", "register")
+BUILD_VERSION = 1
+FLOAT_LEVELS = ("f32", "f16", "bf16")
+
+
+class BuildError(HarnessError):
+    """A build cannot go on; the message says which step and why."""
+
+
+@dataclass
+class BuildPlan:
+    name: str
+    build_dir: Path
+    recipe: Path | None = None
+    from_merged: Path | None = None
+    from_gguf: Path | None = None
+    levels: list[str] = field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"])
+    data_suite: str = "synthetic-train"
+    modelfile: Path | None = None
+    backend: str = "auto"
+    force: set[str] = field(default_factory=set)
+
+
+def _hash_json(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _dir_hash(path: Path) -> str:
+    """sha256 over the files of a folder (names and contents)."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _artifact_hash(path: Path) -> str:
+    return _dir_hash(path) if path.is_dir() else sha256_file(path)
+
+
+class Builder:
+    def __init__(self, plan: BuildPlan, log: Callable[[str], None] = print) -> None:
+        self.plan = plan
+        self.log = log
+        self.dir = plan.build_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state_file = self.dir / "build.json"
+        self.state: dict[str, Any] = {"version": BUILD_VERSION, "name": plan.name, "steps": {}}
+        if self.state_file.exists():
+            self.state = json.loads(self.state_file.read_text())
+        self.forced = False
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def _save(self) -> None:
+        atomic_write_text(self.state_file, json.dumps(self.state, indent=2))
+
+    def _fresh(self, step: str, inputs: str) -> dict | None:
+        rec = self.state["steps"].get(step)
+        if self.forced or step in self.plan.force or rec is None or rec.get("inputs") != inputs:
+            return None
+        for out in rec["outputs"]:
+            p = Path(out["path"])
+            if not p.exists() or _artifact_hash(p) != out["sha256"]:
+                return None
+        return rec
+
+    def run_step(self, step: str, inputs: Any, fn: Callable[[], list[Path]]) -> list[Path]:
+        key = _hash_json(inputs)
+        rec = self._fresh(step, key)
+        if rec is not None:
+            self.log(f"{step:9} skipped (inputs unchanged, outputs intact)")
+            return [Path(o["path"]) for o in rec["outputs"]]
+        if step in self.plan.force:
+            self.forced = True  # everything after a forced step is redone
+        t0 = time.perf_counter()
+        outputs = fn()
+        self.state["steps"][step] = {
+            "inputs": key,
+            "outputs": [{"path": str(p), "sha256": _artifact_hash(p)} for p in outputs],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        self._save()
+        self.log(f"{step:9} done in {time.perf_counter() - t0:.1f} s")
+        return outputs
+
+    # -- the pipeline --------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        p = self.plan
+        gguf_float: Path | None = None
+        if p.from_gguf is not None:
+            if not p.from_gguf.exists():
+                raise BuildError(f"--from-gguf {p.from_gguf}: no such file")
+            gguf_float = p.from_gguf
+        else:
+            merged = p.from_merged if p.from_merged is not None else self._train()
+            if not (merged / "config.json").exists():
+                raise BuildError(f"{merged} is not a Hugging Face checkpoint (no config.json)")
+            gguf_float = self._convert(merged)
+        ggufs = self._quantize(gguf_float)
+        return self._register(ggufs)
+
+    def _train(self) -> Path:
+        from harness.scenarios import load_suite
+        from train.data import export
+        from train.recipe import load_recipe
+
+        p = self.plan
+        if p.recipe is None:
+            raise BuildError("give --recipe FILE (or --from-merged DIR / --from-gguf FILE)")
+        recipe = load_recipe(p.recipe)
+        data_dir = Path(recipe.dataset_dir)
+
+        def do_data() -> list[Path]:
+            export(load_suite(p.data_suite), data_dir)
+            return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
+
+        data_files = self.run_step("data", {"suite": p.data_suite, "dir": str(data_dir)}, do_data)
+        data_hash = [_artifact_hash(f) for f in data_files]
+
+        def do_sft() -> list[Path]:
+            from train.sft import train_sft
+
+            return [Path(train_sft(recipe, log=self.log))]
+
+        (adapter,) = self.run_step("sft", {"recipe": recipe.to_dict(), "data": data_hash}, do_sft)
+        merged_dir = self.dir / "merged"
+
+        def do_merge() -> list[Path]:
+            from train.merge import merge
+
+            return [Path(merge(adapter, merged_dir))]
+
+        (merged,) = self.run_step("merge", {"adapter": _artifact_hash(adapter)}, do_merge)
+        return merged
+
+    def _convert(self, merged: Path) -> Path:
+        outtype = "f16"
+        out = self.dir / "gguf" / f"{self.plan.name}.{outtype}.gguf"
+
+        def do_convert() -> list[Path]:
+            from train.convert import convert
+
+            res = convert(merged, out, outtype, name=self.plan.name)
+            self.log(res.line())
+            return [Path(res.path)]
+
+        (gguf,) = self.run_step("convert", {"merged": _artifact_hash(merged), "outtype": outtype}, do_convert)
+        return gguf
+
+    def _quantize(self, src: Path) -> dict[str, Path]:
+        out: dict[str, Path] = {}
+        quant_levels = [lv for lv in self.plan.levels if lv not in FLOAT_LEVELS]
+        for lv in self.plan.levels:
+            if lv in FLOAT_LEVELS:
+                if not src.name.endswith(f".{lv}.gguf") and lv != "f16":
+                    raise BuildError(f"level {lv}: only the converted float GGUF ({src.name}) is available")
+                out[lv] = src
+        if not quant_levels:
+            return out
+        src_hash = sha256_file(src)
+
+        def do_quantize() -> list[Path]:
+            from train.quantize import quantize
+
+            paths = []
+            for lv in quant_levels:
+                res = quantize(src, lv, self.dir / "gguf" / f"{self.plan.name}.{lv}.gguf")
+                self.log(res.line())
+                paths.append(Path(res.path))
+            return paths
+
+        paths = self.run_step("quantize", {"src": src_hash, "levels": quant_levels}, do_quantize)
+        out.update(dict(zip(quant_levels, paths, strict=True)))
+        return out
+
+    def _register(self, ggufs: dict[str, Path]) -> list[dict]:
+        from harness.modelfile import load
+        from harness.registry import register
+
+        mf_path = (
+            self.plan.modelfile
+            or Path(__file__).resolve().parent.parent / "modelfiles" / "qwen2.5-react.Modelfile"
+        )
+        results = []
+        for lv, path in ggufs.items():
+            name = f"{self.plan.name}:{lv}"
+            mf = load(mf_path)
+            mf.from_ = str(path)
+            res = register(name, path, mf, backend=self.plan.backend, progress=False)
+            results.append({"name": res.name, "where": res.where, "status": res.status, "sha256": res.sha256})
+            self.log(f"register  {res.name} → {res.where} ({res.status})")
+        self.state["steps"]["register"] = {"models": results, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self._save()
+        return results
