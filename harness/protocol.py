@@ -10,8 +10,8 @@ Conversation (``finetuned`` mode)::
     user       "OK."                 |  "On the countertop 1, you see …"
     …
 
-``fewshot`` mode puts two solved examples of the same task type (ReAct paper style, from the
-expert) in the first user turn before the task.
+``fewshot`` mode plays two solved examples of the same task type (from the expert) as earlier
+turns of the chat before the task.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SYSTEM_PROMPT = (
 )
 INSTRUCTION = "Please solve this task using ReAct (Reasoning + Acting) approach."
 TASK_HEADER = "Interact with a household to solve a task. Here is the task."
-FEWSHOT_HEADER = "Interact with a household to solve a task. Here are two examples."
+FEWSHOT_HEADER = "Here are two solved examples of the same kind of task, then your task."
 THINK_REPLY = "OK."
 INVALID_REPLY = "Nothing happens."
 
@@ -80,21 +80,21 @@ def task_text(intro: str) -> str:
     return "\n".join(parts)
 
 
-def first_user_message(intro: str, instruction: str = INSTRUCTION, examples: list[str] | None = None) -> str:
-    """The opening user turn. ``examples`` are rendered transcripts (``fewshot`` mode)."""
-    if examples:
-        shots = "\n\n".join(examples)
-        return f"{FEWSHOT_HEADER}\n{shots}\n\n{TASK_HEADER}\n{task_text(intro)}\n{instruction}"
+Demo = tuple[str, list[tuple[str, str]]]
+"""A solved example: its intro and its (assistant text, observation) turns."""
+
+
+def first_user_message(intro: str, instruction: str = INSTRUCTION) -> str:
+    """The opening user turn of an episode."""
     return f"{TASK_HEADER}\n{task_text(intro)}\n{instruction}"
 
 
-def transcript(intro: str, turns: list[tuple[str, str]]) -> str:
-    """A solved example in ReAct's transcript style: the task, then ``> action`` / observation."""
-    lines = [task_text(intro)]
-    for action, observation in turns:
-        lines.append(f"> {action}")
-        lines.append(observation_text(observation))
-    return "\n".join(lines)
+def _push_user(msgs: list[dict[str, str]], text: str) -> None:
+    """Append a user turn, merged into a trailing user turn (chat roles must alternate)."""
+    if msgs and msgs[-1]["role"] == "user":
+        msgs[-1] = {"role": "user", "content": f"{msgs[-1]['content']}\n\n{text}"}
+    else:
+        msgs.append({"role": "user", "content": text})
 
 
 def build_messages(
@@ -103,13 +103,24 @@ def build_messages(
     *,
     system: str | None = SYSTEM_PROMPT,
     instruction: str = INSTRUCTION,
-    examples: list[str] | None = None,
+    examples: list[Demo] | None = None,
 ) -> list[dict[str, str]]:
-    """Chat messages for an episode so far. ``history`` holds (assistant text, observation)."""
+    """Chat messages for an episode so far. ``history`` holds (assistant text, observation).
+
+    ``examples`` (``fewshot`` mode) are played out as earlier turns of the same chat — each
+    solved game's task, then its assistant/observation turns — before the task itself: small
+    chat models follow demonstrated turns far better than a transcript pasted in one message.
+    """
     msgs: list[dict[str, str]] = []
     if system:
         msgs.append({"role": "system", "content": system})
-    msgs.append({"role": "user", "content": first_user_message(intro, instruction, examples)})
+    for k, (ex_intro, turns) in enumerate(examples or []):
+        head = f"{FEWSHOT_HEADER}\n" if k == 0 else ""
+        _push_user(msgs, f"{head}Example {k + 1}. {first_user_message(ex_intro, instruction)}")
+        for assistant, observation in turns:
+            msgs.append({"role": "assistant", "content": assistant})
+            msgs.append({"role": "user", "content": observation_text(observation)})
+    _push_user(msgs, first_user_message(intro, instruction))
     for assistant, observation in history:
         msgs.append({"role": "assistant", "content": assistant})
         msgs.append({"role": "user", "content": observation_text(observation)})

@@ -31,6 +31,7 @@ from harness.protocol import (
     INVALID_REPLY,
     SYSTEM_PROMPT,
     THINK_REPLY,
+    Demo,
     build_messages,
     observation_text,
     parse_reply,
@@ -90,7 +91,7 @@ def play_episode(
     suite: Suite,
     backend: Backend,
     cfg: RunConfig,
-    examples: list[str] | None = None,
+    examples: list[Demo] | None = None,
     *,
     fatal: tuple[type[BaseException], ...] = (),
 ) -> EpisodeTrace:
@@ -195,7 +196,7 @@ def run_suite(
     out_dir: str | Path,
     *,
     workers: int = 1,
-    examples_for: Callable[[str], list[str] | None] | None = None,
+    examples_for: Callable[[str], list[Demo] | None] | None = None,
     on_episode: Callable[[EpisodeTrace], None] | None = None,
     fatal: tuple[type[BaseException], ...] = (BackendUnavailable, ModelNotFound),
 ) -> list[EpisodeTrace]:

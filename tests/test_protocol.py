@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from harness.protocol import (
@@ -9,7 +11,6 @@ from harness.protocol import (
     observation_text,
     parse_reply,
     task_text,
-    transcript,
 )
 
 INTRO = (
@@ -68,10 +69,22 @@ def test_messages_and_observations() -> None:
     assert build_messages(INTRO, [], system=None)[0]["role"] == "user"
 
 
-def test_fewshot_examples_come_first() -> None:
-    ex = transcript(INTRO, [("go to toilet 1", "You arrive at loc 1. On the toilet 1, you see nothing.")])
-    assert ex.endswith("> go to toilet 1\nOn the toilet 1, you see nothing.")
-    msgs = build_messages(INTRO, [], examples=[ex, ex])
-    first = msgs[1]["content"]
-    assert first.startswith("Interact with a household to solve a task. Here are two examples.\n")
-    assert first.index("> go to toilet 1") < first.index("Here is the task.")
+def test_fewshot_examples_are_earlier_turns() -> None:
+    demo = (
+        INTRO,
+        [
+            ("think: find it", "OK."),
+            ("go to toilet 1", "You arrive at loc 1. On the toilet 1, you see nothing."),
+        ],
+    )
+    msgs = build_messages(INTRO, [("look", "You are facing the toilet 1.")], examples=[demo, demo])
+    roles = [m["role"] for m in msgs]
+    assert roles[0] == "system" and all(a != b for a, b in itertools.pairwise(roles[1:]))
+    assert msgs[1]["content"].startswith(
+        "Here are two solved examples of the same kind of task, then your task.\nExample 1."
+    )
+    assert msgs[2]["content"] == "think: find it" and msgs[5]["content"].startswith("On the toilet 1")
+    assert "Example 2. Interact with a household" in msgs[5]["content"]
+    task_turn = msgs[-3]["content"]
+    assert task_turn.startswith("On the toilet 1, you see nothing.\n\nInteract with a household")
+    assert msgs[-2] == {"role": "assistant", "content": "look"}
