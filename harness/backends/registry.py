@@ -16,6 +16,7 @@ BUILTIN = {
     "ollama": "harness.backends.ollama",
     "llamacpp": "harness.backends.llamacpp",
     "scripted": "harness.backends.scripted",
+    "transformers": "harness.backends.hf",
     "expert": "harness.backends.policies",
     "random": "harness.backends.policies",
 }

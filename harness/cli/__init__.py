@@ -24,7 +24,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "chat": ("harness.cli.chat", "chat", "Chat with a registered model (local testing)."),
     "bench": ("harness.cli.bench", "bench", "Run ReAct episodes on a suite and score the traces."),
     "report": ("harness.cli.report", "report", "Rebuild or compare bench reports."),
-    "build": ("harness.cli.build", "build", "Model factory: data → sft → merge → GGUF → quantize → register."),
+    "regress": ("harness.cli.regress", "regress", "Regression tests per quantization level."),
+    "diagnose": ("harness.cli.diagnose", "diagnose", "Find the pipeline stage where a model loses quality."),
+    "build": (
+        "harness.cli.build",
+        "build",
+        "Model factory: data → sft → merge → GGUF → quantize → register.",
+    ),
 }
 
 

@@ -1,0 +1,429 @@
+"""``transformers``: a Hugging Face checkpoint served in-process, behaving like Ollama.
+
+    harness bench builds/tiny/merged --backend transformers --suite synthetic-smoke --limit 4
+
+* The model is a merged checkpoint folder, or a LoRA adapter folder (``adapter_config.json``)
+  loaded on its base through peft, unmerged; a ``train.sft`` full fine-tune folder works too; or
+  the name of a ``harness build`` (its merged checkpoint, from ``builds/NAME/build.json``).
+* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.gotemplate` (``Modelfile.prompt``,
+  byte-identical to what Ollama and the embedded backend build): the ``modelfile`` given, else a
+  ``Modelfile`` inside the checkpoint folder, else ``modelfiles/qwen2.5-react.Modelfile`` (what
+  ``harness build`` registers). ``template="tokenizer"`` renders with the checkpoint's own chat
+  template instead (the training format: what a notebook sends). The text is tokenized with the
+  checkpoint's tokenizer, special tokens added as the tokenizer adds them (llama.cpp's rule).
+* Options are layered as Ollama does (defaults < Modelfile PARAMETERs < request); temperature 0
+  is greedy; repeat/frequency/presence penalties apply to this reply's last ``repeat_last_n``
+  tokens, as in llama.cpp's sampler. The reply ends on an end-of-generation id of the checkpoint
+  (``generation_config.eos_token_id`` and the tokenizer's eos, what ``generate()`` stops on), on a
+  stop string (cut from the text, partial matches held back), at ``num_predict`` or a full
+  context (``length``), or after ``options.timeout_s`` (``timeout``).
+* KV cache reuse: only the keys/values of evaluated prompt tokens are kept between replies (those
+  of generated tokens are dropped), so the greedy text never depends on the cache.
+* CPU (float32) for small models, CUDA when present (the checkpoint's half dtype).
+
+The backend is also a ``LogitSource`` (``tokenize``, ``logits``) for
+:mod:`harness.analysis.divergence`. One instance per thread.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
+from harness.backends.llamacpp import OLLAMA_DEFAULTS, _find_stop, _partial_stop
+from harness.backends.registry import register_backend
+from harness.errors import UsageError
+from harness.modelfile import Modelfile
+
+__all__ = ["HFBackend", "default_modelfile", "load_checkpoint", "resolve_checkpoint"]
+
+Messages = list[dict[str, str]]
+Template = Literal["auto", "modelfile", "tokenizer"]
+
+
+def default_modelfile() -> Path:
+    """``modelfiles/qwen2.5-react.Modelfile`` of the source tree (what ``harness build`` registers)."""
+    return Path(__file__).resolve().parents[2] / "modelfiles" / "qwen2.5-react.Modelfile"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError:
+        raise BackendUnavailable(
+            "the transformers backend needs torch and transformers: pip install 'react-harness[train]'"
+        ) from None
+    return torch
+
+
+def resolve_device(device: str = "auto") -> str:
+    torch = _torch()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: no CUDA device here; use --device cpu")
+    return device
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """A checkpoint folder, or the merged checkpoint (else the training output) that
+    ``harness build NAME`` recorded in ``builds/NAME/build.json``."""
+    p = Path(name).expanduser()
+    state = Path("builds") / name / "build.json"
+    if p.is_dir() or not state.is_file():
+        return p
+    steps = json.loads(state.read_text()).get("steps", {})
+    for step in ("merge", "sft"):
+        for out in steps.get(step, {}).get("outputs", []):
+            if Path(out["path"]).is_dir():
+                return Path(out["path"])
+    return p
+
+
+def load_checkpoint(path: str | Path, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any, str]:
+    """``(model, tokenizer, device)`` for a checkpoint or LoRA adapter folder, in eval mode.
+
+    ``dtype`` ``auto``: float32 on CPU; on CUDA the checkpoint's dtype when it is a half type."""
+    torch = _torch()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise ModelNotFound(f"{p}: no such checkpoint folder; give a merged checkpoint or an adapter folder")
+    adapter = (p / "adapter_config.json").is_file()
+    if not adapter and not (p / "config.json").is_file():
+        raise ModelNotFound(f"{p} holds no config.json or adapter_config.json; is it a checkpoint folder?")
+    dev = resolve_device(device)
+    base = (
+        json.loads((p / "adapter_config.json").read_text()).get("base_model_name_or_path") if adapter else p
+    )
+    if not base:
+        raise ModelNotFound(f"{p}/adapter_config.json names no base model (base_model_name_or_path)")
+    if dtype == "auto":
+        cfg = (
+            json.loads((Path(base) / "config.json").read_text())
+            if Path(base, "config.json").is_file()
+            else {}
+        )
+        saved = cfg.get("dtype") or cfg.get("torch_dtype")
+        dt = getattr(torch, saved) if dev != "cpu" and saved in ("bfloat16", "float16") else torch.float32
+    else:
+        dt = getattr(torch, dtype)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=dt)
+        if adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(p))
+        tok_dir = p if (p / "tokenizer_config.json").is_file() else Path(base)
+        tok = AutoTokenizer.from_pretrained(str(tok_dir))
+    except (OSError, ValueError) as e:
+        raise ModelNotFound(f"cannot load {p}: {str(e).splitlines()[0]}") from None
+    return model.to(dev).eval(), tok, dev
+
+
+class HFBackend:
+    """A checkpoint served by transformers. One instance per thread."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str = "",
+        path: str | Path | None = None,
+        modelfile: Modelfile | str | Path | None = None,
+        *,
+        template: Template = "auto",
+        device: str = "auto",
+        dtype: str = "auto",
+        reuse_kv: bool = True,
+        digest: str | None = None,
+    ) -> None:
+        if path is None and not model:
+            raise UsageError("the transformers backend needs a checkpoint folder as the model")
+        self.path = Path(path) if path is not None else resolve_checkpoint(model)
+        self.model = model or self.path.name
+        if isinstance(modelfile, str | Path):
+            from harness.modelfile import load
+
+            modelfile = load(modelfile)
+        if modelfile is None and template != "tokenizer":
+            found = self.path / "Modelfile"
+            modelfile = _load_mf(found if found.is_file() else default_modelfile())
+        self.modelfile: Modelfile | None = modelfile
+        self.template = "tokenizer" if template == "tokenizer" or modelfile is None else "modelfile"
+        self.reuse_kv = reuse_kv
+        self.last_result: ChatResult | None = None
+        self._digest = digest
+        if self.modelfile is not None:
+            from harness import gotemplate
+
+            gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
+        self.hf, self.tokenizer, self.device = load_checkpoint(self.path, device, dtype)
+        if self.template == "tokenizer" and not getattr(self.tokenizer, "chat_template", None):
+            raise UsageError(f"{self.path}: the tokenizer has no chat_template; give a Modelfile")
+        self.eog_ids = eog_ids(self.hf, self.tokenizer)
+        inner = self.hf.get_base_model() if hasattr(self.hf, "get_base_model") else self.hf
+        params = inspect.signature(inner.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"  # transformers ≥ 5 / 4.x
+        self._keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
+        self.n_ctx = int(self.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"]))
+        self._cache: Any = None
+        self._cached: list[int] = []
+
+    # ------------------------------------------------------------------ info
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self.modelfile.parameters) if self.modelfile is not None else {}
+
+    def begin_episode(self, ctx: EpisodeContext) -> None:
+        """Nothing to reset: the next prompt reuses whatever prefix it shares with the cache."""
+
+    def digest(self) -> str | None:
+        """sha256 over the weight files (adapter files for an adapter folder)."""
+        if self._digest is None:
+            import hashlib
+
+            from harness._util.atomic import sha256_file
+
+            h = hashlib.sha256()
+            for f in sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin")):
+                h.update(f"{f.name}:{sha256_file(f)}\n".encode())
+            self._digest = h.hexdigest()
+        return self._digest
+
+    def close(self) -> None:
+        self._cache, self._cached = None, []
+
+    def options(self, options: ChatOptions) -> dict[str, Any]:
+        """Ollama's defaults < Modelfile PARAMETERs < request options."""
+        merged = {**OLLAMA_DEFAULTS, **self.parameters}
+        merged.update(temperature=options.temperature, seed=options.seed, num_predict=options.num_predict)
+        for key in ("top_k", "top_p", "num_ctx"):
+            if getattr(options, key) is not None:
+                merged[key] = getattr(options, key)
+        if options.stop:
+            merged["stop"] = list(options.stop)
+        return merged
+
+    def render_prompt(self, messages: Messages) -> str:
+        """The Modelfile prompt (as Ollama builds it), or the chat template's (``template="tokenizer"``)."""
+        if self.modelfile is not None and self.template == "modelfile":
+            return self.modelfile.prompt(messages)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=True))
+
+    def detokenize(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def logits(self, tokens: list[int], positions: list[int] | None = None) -> np.ndarray:
+        """``[len(tokens), vocab]`` float32 next-token logits (a ``LogitSource``); only the rows of
+        ``positions`` when given (the output head runs on those rows alone)."""
+        torch = _torch()
+        kw: dict[str, Any] = {}
+        if positions is not None and self._keep_kw:
+            kw[self._keep_kw] = torch.tensor(positions, device=self.device)
+        with torch.inference_mode():
+            out = self.hf(input_ids=torch.tensor([tokens], device=self.device), use_cache=False, **kw)
+        rows = out.logits[0].float().cpu().numpy()
+        return rows if positions is None or kw else rows[positions]
+
+    # ------------------------------------------------------------------ chat
+    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
+        for _ in self.stream_chat(messages, options):
+            pass
+        assert self.last_result is not None
+        return self.last_result
+
+    def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
+        """Yield the reply's text as it is generated; ``self.last_result`` holds the ChatResult."""
+        torch = _torch()
+        t0 = time.perf_counter()
+        opts = self.options(options)
+        self.n_ctx = int(opts["num_ctx"])
+        tokens, truncated = self._prompt_tokens(messages, int(opts["num_keep"]))
+        out: list[str] = []
+        with torch.inference_mode():
+            logits, evaluated = self._eval_prompt(tokens)
+            t_prompt = time.perf_counter()
+            gen = self._generate(logits, len(tokens), opts, t0 + options.timeout_s)
+            try:
+                while True:
+                    text = next(gen)
+                    out.append(text)
+                    yield text
+            except StopIteration as stop:
+                reason, n_gen = stop.value
+            finally:
+                if self._cache is not None:  # keep only the batched prompt KV
+                    _crop(self._cache, len(self._cached))
+        t_end = time.perf_counter()
+        self.last_result = ChatResult(
+            text="".join(out), done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,
+            eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
+            total_duration_s=t_end - t0, truncated=truncated,
+        )  # fmt: skip
+
+    def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
+        """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
+        tokens = self.tokenize(self.render_prompt(messages))
+        if not tokens:
+            raise UsageError("the prompt is empty: send at least one message")
+        if len(tokens) < self.n_ctx:
+            return tokens, False
+        msgs = list(messages)
+        while len(tokens) >= self.n_ctx:
+            drop = next((i for i, m in enumerate(msgs[:-1]) if m.get("role") != "system"), None)
+            if drop is None:
+                break
+            del msgs[drop]
+            tokens = self.tokenize(self.render_prompt(msgs))
+        if len(tokens) >= self.n_ctx:
+            keep = min(num_keep, self.n_ctx // 2)
+            tokens = tokens[:keep] + tokens[len(tokens) - (self.n_ctx - 1 - keep) :]
+        return tokens, True
+
+    def _eval_prompt(self, tokens: list[int]) -> tuple[Any, int]:
+        """Evaluate what the cache lacks; (last-position logits, tokens evaluated)."""
+        torch = _torch()
+        from transformers import DynamicCache
+
+        start = 0
+        if self.reuse_kv and self._cache is not None:
+            limit = min(len(self._cached), len(tokens) - 1)
+            while start < limit and self._cached[start] == tokens[start]:
+                start += 1
+        if start == 0:
+            self._cache = DynamicCache()
+        else:
+            _crop(self._cache, start)
+        ids = torch.tensor([tokens[start:]], device=self.device)
+        out = self._forward(ids, **({self._keep_kw: 1} if self._keep_kw else {}))
+        self._cached = list(tokens)
+        return out.logits[0, -1].float(), len(tokens) - start
+
+    def _forward(self, ids: Any, **kw: Any) -> Any:
+        """One forward pass that appends to ``self._cache`` (a DynamicCache, updated in place)."""
+        return self.hf(input_ids=ids, use_cache=True, **{self._cache_kw: self._cache}, **kw)
+
+    def _generate(self, logits: Any, n_prompt: int, opts: dict[str, Any], deadline: float) -> Any:
+        """Generator of text pieces; returns (done_reason, generated token count)."""
+        torch = _torch()
+        stops = [s for s in opts["stop"] if s]
+        limit = int(opts["num_predict"])
+        gen = torch.Generator(device="cpu")
+        seed = int(opts["seed"])
+        gen.manual_seed(seed if seed >= 0 else int(time.time_ns()) & 0xFFFFFFFF)
+        ids: list[int] = []
+        decoded, pending, cut, reason = "", "", None, "length"
+        while True:
+            if time.perf_counter() > deadline:
+                reason = "timeout"
+                break
+            if n_prompt + len(ids) >= self.n_ctx:
+                break
+            token = sample(logits, ids, opts, gen)
+            if token in self.eog_ids:
+                ids.append(token)
+                reason = "stop"
+                break
+            ids.append(token)
+            text = self.detokenize(ids)
+            if not text.endswith("\ufffd"):  # hold back an incomplete UTF-8 sequence
+                pending += text[len(decoded) :]
+                decoded = text
+            cut = _find_stop(pending, stops)
+            if cut is not None:
+                pending = pending[:cut]
+                reason = "stop"
+                break
+            hold = _partial_stop(pending, stops)
+            if len(pending) > hold:
+                yield pending[: len(pending) - hold]
+                pending = pending[len(pending) - hold :]
+            if 0 < limit <= len(ids):
+                break
+            logits = self._forward(torch.tensor([[token]], device=self.device)).logits[0, -1].float()
+        if cut is None:  # flush what was held back (an incomplete character, a partial stop)
+            body = ids[:-1] if ids and ids[-1] in self.eog_ids else ids
+            pending += self.detokenize(body)[len(decoded) :]
+        if pending:
+            yield pending
+        return reason, len(ids)
+
+
+def sample(logits: Any, generated: list[int], opts: dict[str, Any], gen: Any) -> int:
+    """llama.cpp's sampler chain: penalties, then greedy (temperature ≤ 0) or
+    top-k → top-p → min-p → temperature → a seeded draw."""
+    torch = _torch()
+    x = logits.detach().to("cpu", torch.float64).clone()
+    window = generated[-int(opts["repeat_last_n"]) :] if int(opts["repeat_last_n"]) > 0 else []
+    if window:
+        ids, counts = np.unique(np.asarray(window), return_counts=True)
+        idx = torch.as_tensor(ids)
+        vals = x[idx]
+        rp = float(opts["repeat_penalty"])
+        vals = torch.where(vals > 0, vals / rp, vals * rp)
+        vals -= torch.as_tensor(counts, dtype=torch.float64) * float(opts["frequency_penalty"])
+        vals -= float(opts["presence_penalty"])
+        x[idx] = vals
+    temp = float(opts["temperature"])
+    if temp <= 0:
+        return int(torch.argmax(x))
+    top_k = int(opts["top_k"])
+    if 0 < top_k < x.numel():
+        kth = torch.topk(x, top_k).values[-1]
+        x[x < kth] = -float("inf")
+    probs = torch.softmax(x, dim=-1)
+    order = torch.argsort(probs, descending=True)
+    cum = torch.cumsum(probs[order], dim=-1)
+    top_p = float(opts["top_p"])
+    if top_p < 1.0:
+        drop = order[1:][cum[:-1] >= top_p]
+        x[drop] = -float("inf")
+    min_p = float(opts["min_p"])
+    if min_p > 0:
+        x[probs < min_p * probs.max()] = -float("inf")
+    probs = torch.softmax(x / temp, dim=-1)
+    return int(torch.multinomial(probs.float(), 1, generator=gen))
+
+
+def eog_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The ids ``generate()`` stops on: ``generation_config.eos_token_id`` and the tokenizer's eos."""
+    out: set[int] = set()
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for v in eos if isinstance(eos, list | tuple) else [eos]:
+        if v is not None:
+            out.add(int(v))
+    if tokenizer.eos_token_id is not None:
+        out.add(int(tokenizer.eos_token_id))
+    return out
+
+
+def _crop(cache: Any, length: int) -> None:
+    """Keep the first ``length`` positions of a DynamicCache (a negative ``crop`` removes that many
+    positions in transformers 4.x and 5)."""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def _load_mf(path: Path) -> Modelfile | None:
+    from harness.modelfile import load
+
+    return load(path) if path.is_file() else None
+
+
+@register_backend("transformers")
+def _factory(model: str = "", **kwargs: Any) -> HFBackend:
+    return HFBackend(model=model, **kwargs)
