@@ -40,7 +40,8 @@ def test_build_from_merged_is_reentrant(tiny_merged: Path, tmp_path: Path) -> No
     assert r.returncode == 0, r.stderr
     assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["tiny:f16", "tiny:q8_0", "tiny:q4_k_m"]
     state = json.loads((bdir / "build.json").read_text())
-    assert set(state["steps"]) == {"convert", "quantize", "register"}
+    assert set(state["steps"]) == {"merge", "convert", "quantize", "register"}
+    assert state["steps"]["merge"]["outputs"][0]["path"] == str(tiny_merged.resolve())
     models = _harness("models").stdout
     assert "tiny:q4_k_m" in models and "Q4_K_M" in models
     again = _harness("build", "tiny", "--from-merged", str(tiny_merged), "--levels", "f16,q8_0,q4_k_m",

@@ -118,7 +118,16 @@ class Builder:
                 raise BuildError(f"--from-gguf {p.from_gguf}: no such file")
             gguf_float = p.from_gguf
         else:
-            merged = p.from_merged if p.from_merged is not None else self._train()
+            if p.from_merged is not None:
+                merged = p.from_merged.resolve()
+                # recorded so that `harness diagnose NAME` finds the checkpoint stage
+                self.state["steps"]["merge"] = {
+                    "inputs": "from-merged",
+                    "outputs": [{"path": str(merged), "sha256": "external"}],
+                }
+                self._save()
+            else:
+                merged = self._train()
             if not (merged / "config.json").exists():
                 raise BuildError(f"{merged} is not a Hugging Face checkpoint (no config.json)")
             gguf_float = self._convert(merged)
