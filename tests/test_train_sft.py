@@ -1,0 +1,345 @@
+"""``train.sft``: label mask on real exported conversations, packing, recipes, training steps,
+resume and atomic outputs. Tiny random models with a small BPE keep the fast tests fast;
+``--runslow`` adds the real Qwen2.5 vocabulary and the shipped recipes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from train.recipe import LORA_TARGETS, Recipe, RecipeError, load_recipe, parse_overrides, recipe_from_dict
+from train.sft_data import IGNORE, build_examples, collate, encode, load_conversations, pack, record_messages
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from harness.scenarios import load_suite
+    from train.data import export
+
+    out = tmp_path_factory.mktemp("react")
+    export(load_suite("synthetic-smoke"), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bpe(smoke_data: Path) -> Any:
+    from train.tiny import conversation_texts
+    from train.tokenizer import train_bpe_tokenizer
+
+    return train_bpe_tokenizer(conversation_texts(smoke_data), 1024)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, bpe: Any) -> Path:
+    from train.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "base", "qwen2", bpe, seed=0)
+
+
+def tiny_recipe(data: Path, base: Path, out: Path, **kw: Any) -> Recipe:
+    fields: dict[str, Any] = {
+        "base_model": str(base),
+        "dataset_dir": str(data),
+        "output_dir": str(out),
+        "lora": False,
+        "learning_rate": 3e-3,
+        "warmup_ratio": 0.0,
+        "lr_scheduler": "constant",
+        "cutoff_len": 320,
+        "per_device_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 6,
+        "save_steps": 100,
+        "eval_steps": 100,
+        "max_eval_samples": 2,
+        "eval_before": False,
+    }
+    return recipe_from_dict({**fields, **kw})
+
+
+def step_losses(lines: list[str]) -> list[float]:
+    return [float(ln.split("| loss ")[1].split()[0]) for ln in lines if ln.startswith("step ")]
+
+
+# ------------------------------------------------------------------------------ label mask
+def check_mask(tok: Any, messages: list[dict[str, str]]) -> None:
+    ex = encode(tok, messages, cutoff_len=100_000)
+    rendered = tok.apply_chat_template(messages, tokenize=False)
+    assert ex.input_ids == tok(rendered, add_special_tokens=False)["input_ids"]
+    # labels are the input ids where set, and the supervised runs are exactly the assistant turns
+    runs, cur = [], []
+    for t, lab in zip(ex.input_ids, ex.labels, strict=True):
+        assert lab in (IGNORE, t)
+        if lab != IGNORE:
+            cur.append(t)
+        elif cur:
+            runs.append(tok.decode(cur))
+            cur = []
+    if cur:
+        runs.append(tok.decode(cur))
+    want = [m["content"] + tok.eos_token for m in messages if m["role"] == "assistant"]
+    assert runs == want
+    assert tok.eos_token == "<|im_end|>"
+
+
+def test_label_mask_on_exported_conversation(smoke_data: Path, bpe: Any) -> None:
+    convs = load_conversations(smoke_data / "react_train_sharegpt.json")
+    assert len(convs) >= 5
+    for messages in convs[:3]:
+        check_mask(bpe, messages)
+    # observations, the system prompt and the task never carry labels
+    ex = encode(bpe, convs[0], 100_000)
+    unlabeled = bpe.decode([t for t, lab in zip(ex.input_ids, ex.labels, strict=True) if lab == IGNORE])
+    for m in convs[0]:
+        if m["role"] != "assistant":
+            assert m["content"] in unlabeled
+
+
+@pytest.mark.slow
+def test_label_mask_with_qwen25_tokenizer(smoke_data: Path, tmp_path: Path) -> None:
+    from train.tokenizer import qwen25_tokenizer
+
+    qwen = qwen25_tokenizer(tmp_path / "qwen2.5")
+    for messages in load_conversations(smoke_data / "react_train_sharegpt.json"):
+        check_mask(qwen, messages)
+
+
+def test_messages_are_the_protocols(smoke_data: Path) -> None:
+    """ShareGPT and Alpaca records give back the conversation harness.protocol builds."""
+    from harness.scenarios import load_suite
+    from train.data import expert_episode
+
+    suite = load_suite("synthetic-smoke")
+    by_id = {e.id: e for e in suite.games()}
+    sharegpt = json.loads((smoke_data / "react_train_sharegpt.json").read_text())
+    alpaca = json.loads((smoke_data / "react_train_alpaca.json").read_text())
+    for sg, al in list(zip(sharegpt, alpaca, strict=True))[:3]:
+        want = expert_episode(suite, by_id[sg["game_id"]]).messages[:-1]  # last observation dropped
+        assert record_messages(sg) == want
+        assert record_messages(al) == want
+
+
+def test_truncation_and_empty_examples(smoke_data: Path, bpe: Any) -> None:
+    convs = load_conversations(smoke_data / "react_train_sharegpt.json")
+    exs = build_examples(bpe, convs, 300)
+    assert exs and all(len(e) <= 300 for e in exs)
+    assert build_examples(bpe, convs, 20) == []  # system prompt only: nothing to learn, dropped
+
+
+def test_packing_is_exact(smoke_data: Path, bpe: Any, tiny_base: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:3]
+    rows = pack(exs, 900)
+    assert len(rows) == 1 and len(rows[0]) == 3
+    b = collate(rows, bpe.pad_token_id, packed=True)
+    assert "attention_mask" not in b
+    assert b["position_ids"][0].tolist() == [p for e in exs for p in range(len(e))]
+    model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
+    with torch.no_grad():
+        packed = model(**{k: b[k] for k in ("input_ids", "position_ids")}, use_cache=False).logits[0]
+        alone = torch.cat([model(input_ids=torch.tensor([e.input_ids])).logits[0] for e in exs])
+    torch.testing.assert_close(packed, alone, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------ recipes
+def test_shipped_recipes_parse() -> None:
+    big = load_recipe(REPO / "train/configs/qwen2.5-7b-react.yaml")
+    assert big.base_model == "Qwen/Qwen2.5-7B-Instruct" and big.lora and big.bf16 is True
+    assert (big.lora_r, big.lora_alpha, big.lora_dropout, big.lora_target) == (16, 32, 0.05, LORA_TARGETS)
+    assert (big.learning_rate, big.lr_scheduler, big.warmup_ratio, big.num_epochs) == (5e-5, "cosine", 0.1, 3)
+    assert (big.cutoff_len, big.per_device_batch_size, big.gradient_accumulation_steps) == (2048, 2, 8)
+    assert big.weight_decay == 0.01 and big.dataset == "react_train_sharegpt"
+    tiny = load_recipe(REPO / "train/configs/tiny-cpu.yaml")
+    assert tiny.base_model == "tiny:qwen2" and tiny.tokenizer.startswith("bpe:") and not tiny.lora
+
+
+def test_recipe_typo_names_key_and_line(tmp_path: Path) -> None:
+    p = tmp_path / "r.yaml"
+    p.write_text("base_model: tiny:qwen2\nlora: false\nlearning_rat: 1.0e-3\n")
+    with pytest.raises(
+        RecipeError, match=r"line 3: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)"
+    ):
+        load_recipe(p)
+    p.write_text("base_model: tiny:qwen2\nlora_r: sixteen\n")
+    with pytest.raises(RecipeError, match=r"line 2: lora_r='sixteen' is not a valid int"):
+        load_recipe(p)
+    p.write_text("dataset: x\n")
+    with pytest.raises(RecipeError, match="missing required key 'base_model'"):
+        load_recipe(p)
+    p.write_text("base_model: some/model\ntokenizer: bpe:512\n")
+    with pytest.raises(RecipeError, match="tiny: bases"):
+        load_recipe(p)
+    p.write_text("base_model: [unclosed\n")
+    with pytest.raises(RecipeError, match="invalid YAML"):
+        load_recipe(p)
+    assert parse_overrides(["max_steps=5", "bf16=false", "eval_dataset="]) == {
+        "max_steps": 5,
+        "bf16": False,
+        "eval_dataset": None,
+    }
+
+
+def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from train.sft import main
+
+    p = tmp_path / "r.yaml"
+    p.write_text("base_model: tiny:qwen2\nepochs: 3\n")
+    with pytest.raises(SystemExit) as e:
+        main(["--recipe", str(p)])
+    assert e.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown key 'epochs'" in err and "num_epochs" in err
+
+
+@pytest.mark.skipif("__import__('torch').cuda.is_available()")
+def test_qlora_without_cuda_is_a_clear_error(tiny_base: Path) -> None:
+    from train.sft import SFTError, load_model
+
+    r = recipe_from_dict({"base_model": str(tiny_base), "quantization": "4bit"})
+    with pytest.raises(SFTError, match="needs a CUDA GPU"):
+        load_model(r, str(tiny_base), "no", False, 0)
+
+
+# ------------------------------------------------------------------------------ training
+def test_few_steps_reduce_loss(smoke_data: Path, tiny_base: Path, tmp_path: Path) -> None:
+    from train.sft import train_sft
+
+    lines: list[str] = []
+    out = train_sft(tiny_recipe(smoke_data, tiny_base, tmp_path / "run", eval_steps=6), log=lines.append)
+    losses = step_losses(lines)
+    assert len(losses) == 6 and losses[-1] < losses[0] - 0.5, lines
+    assert out == tmp_path / "run" / "model"
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "recipe.yaml",
+    ):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "train_meta.json").read_text())
+    assert meta["version"] == 1 and meta["step"] == 6 and meta["metrics"]["eval_loss"] is not None
+    env = json.loads((out / "env.json").read_text())
+    assert {"torch", "transformers", "peft", "python"} <= set(env)
+    assert load_recipe(out / "recipe.yaml").max_steps == 6
+    assert any((tmp_path / "run" / "tb").iterdir())
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_continues_and_crash_leaves_no_output(
+    smoke_data: Path, tiny_base: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from train.sft import train_sft
+
+    kw = {"max_steps": 3, "save_steps": 1, "save_total_limit": 1, "eval_dataset": None}
+    straight = train_sft(tiny_recipe(smoke_data, tiny_base, tmp_path / "a", **kw), log=lambda s: None)
+
+    def crash_at_step_2(line: str) -> None:
+        if line.startswith("step 00002"):
+            raise Crash(line)
+
+    run = tmp_path / "b"
+    with pytest.raises(Crash):
+        train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), log=crash_at_step_2)
+    assert not (run / "model").exists()  # no final-name folder after a crash
+    assert [p.name for p in run.glob("checkpoint-*")] == ["checkpoint-1"]
+    assert not list(run.glob(".*"))
+
+    lines: list[str] = []
+    resumed = train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), log=lines.append)
+    assert any("resuming from" in ln and "checkpoint-1" in ln for ln in lines)
+    assert [ln[:10] for ln in lines if ln.startswith("step ")] == ["step 00002", "step 00003"]
+    a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+
+    # a third run finds the work done; --no-resume refuses to touch the old checkpoints
+    again: list[str] = []
+    assert train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), log=again.append) == resumed
+    assert not [ln for ln in again if ln.startswith("step ")]
+    from train.sft import SFTError
+
+    with pytest.raises(SFTError, match="already has checkpoint-3"):
+        train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), resume=False)
+
+
+def test_crash_while_writing_adapter_leaves_nothing(
+    smoke_data: Path, tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import train.sft
+    from train.sft import train_sft
+
+    def boom() -> None:  # called while the adapter folder is being filled, after the weights
+        raise Crash("disk full")
+
+    monkeypatch.setattr(train.sft, "versions", boom)
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train_sft(
+            tiny_recipe(smoke_data, tiny_base, run, max_steps=1, lora=True, eval_dataset=None), log=print
+        )
+    assert not (run / "adapter").exists()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------------------ slow
+@pytest.mark.slow
+def test_lora_on_qwen_vocab_tiny_model(smoke_data: Path, tmp_path: Path) -> None:
+    """tiny:qwen2 with the real Qwen2.5 tokenizer (151k vocab), LoRA + packing; loss goes down."""
+    from train.sft import train_sft
+
+    r = recipe_from_dict(
+        {
+            "base_model": "tiny:qwen2",
+            "dataset_dir": str(smoke_data),
+            "dataset": "react_train_alpaca",
+            "output_dir": str(tmp_path / "run"),
+            "learning_rate": 2e-2,
+            "lora_r": 32,
+            "packing": True,
+            "cutoff_len": 1024,
+            "max_steps": 6,
+            "gradient_accumulation_steps": 1,
+            "eval_steps": 3,
+        }
+    )
+    lines: list[str] = []
+    out = train_sft(r, log=lines.append)
+    evals = [float(ln.rsplit(" ", 1)[1]) for ln in lines if ln.startswith("eval ")]
+    assert evals[-1] < evals[0], lines
+    cfg = json.loads((tmp_path / "run/base/config.json").read_text())
+    assert cfg["vocab_size"] == 151680 and cfg["rope_parameters"]["rope_theta"] == 1e6
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 32
+
+
+@pytest.mark.slow
+def test_tiny_cpu_recipe_runs(smoke_data: Path, tmp_path: Path) -> None:
+    from train.sft import train_sft
+
+    lines: list[str] = []
+    over = {
+        "dataset_dir": str(smoke_data),
+        "output_dir": str(tmp_path / "run"),
+        "max_steps": 8,
+        "eval_steps": 8,
+    }
+    out = train_sft(REPO / "train/configs/tiny-cpu.yaml", overrides=over, log=lines.append)
+    evals = [float(ln.rsplit(" ", 1)[1]) for ln in lines if ln.startswith("eval ")]
+    assert len(evals) == 2 and evals[1] < evals[0] - 1.0, lines
+    shutil.rmtree(out)

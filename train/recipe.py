@@ -1,0 +1,212 @@
+"""SFT recipes: a YAML file mapped onto the ``Recipe`` dataclass (unknown keys and wrong types
+are errors that name the key and its line). Defaults are the seed's LoRA settings.
+
+    base_model: Qwen/Qwen2.5-7B-Instruct    # HF checkpoint (folder or hub id), or tiny:qwen2 / tiny:llama
+    dataset_dir: data/react                 # python -m train.data --suite synthetic-train --out data/react
+    dataset: react_train_sharegpt           # or react_train_alpaca
+    output_dir: runs/qwen2.5-7b-react
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from harness.errors import HarnessError
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+class RecipeError(HarnessError, ValueError):
+    """A recipe file is unreadable, has an unknown key or a bad value."""
+
+
+@dataclass
+class Recipe:
+    base_model: str
+    """HF checkpoint folder or hub id; ``tiny:qwen2`` / ``tiny:llama`` builds a random-init one
+    (``train.tiny``) under ``<output_dir>/base``."""
+    tiny: dict[str, Any] = field(default_factory=dict)
+    """Shape overrides for a ``tiny:`` base (hidden_size, layers, heads, kv_heads, intermediate, seed)."""
+    tokenizer: str | None = None
+    """Only for ``tiny:`` bases: ``qwen2.5`` (default) or ``bpe:<vocab>`` (trained on the train split)."""
+    dataset_dir: str = "data/react"
+    dataset: str = "react_train_sharegpt"
+    eval_dataset: str | None = "react_test_sharegpt"
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    output_dir: str = "runs/sft"
+    lora: bool = True
+    """False: full fine-tuning (every weight trains; for random-init tiny models)."""
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    modules_to_save: list[str] | None = None
+    """Extra modules trained in full next to LoRA, e.g. [embed_tokens, lm_head]."""
+    quantization: Literal["4bit"] | None = None
+    """``4bit``: QLoRA (needs CUDA and bitsandbytes)."""
+    learning_rate: float = 5e-5
+    lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_ratio: float = 0.1
+    num_epochs: float = 3.0
+    max_steps: int | None = None
+    """Cap on optimizer steps (after the epochs are counted)."""
+    cutoff_len: int = 2048
+    per_device_batch_size: int = 2
+    gradient_accumulation_steps: int = 8
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    save_steps: int = 100
+    save_total_limit: int = 2
+    eval_steps: int = 100
+    eval_before: bool = True
+    """Measure the eval loss before the first step (the 'before' of before/after)."""
+    logging_steps: int = 1
+    bf16: bool | Literal["auto"] = "auto"
+    fp16: bool | Literal["auto"] = "auto"
+    packing: bool = False
+    """Pack several conversations per row (position ids restart, block-diagonal attention)."""
+    gradient_checkpointing: bool = False
+    attn_implementation: str | None = None
+    resume: bool | Literal["auto"] = "auto"
+    """``auto``: continue from the last checkpoint in output_dir if there is one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.base_model.startswith("tiny:")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is list:
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin in (list, dict):
+        return f"{origin.__name__} of {', '.join(_describe(a) for a in args)}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def recipe_from_dict(
+    data: dict[str, Any], source: str = "recipe", lines: dict[str, int] | None = None
+) -> Recipe:
+    """Validate ``data`` against ``Recipe``; errors name the key (and line when known)."""
+    lines = lines or {}
+    hints = typing.get_type_hints(Recipe)
+    names = [f.name for f in dataclasses.fields(Recipe)]
+
+    def where(key: str) -> str:
+        return f"{source} line {lines[key]}" if key in lines else source
+
+    for key, value in data.items():
+        if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
+            raise RecipeError(f"{where(key)}: unknown key {key!r}{hint}")
+        if not _type_ok(value, hints[key]):
+            raise RecipeError(f"{where(key)}: {key}={value!r} is not a valid {_describe(hints[key])}")
+    if "base_model" not in data:
+        raise RecipeError(
+            f"{source}: missing required key 'base_model' (a checkpoint folder, hub id or tiny:qwen2)"
+        )
+    r = Recipe(**data)
+    for key in (
+        "per_device_batch_size",
+        "gradient_accumulation_steps",
+        "cutoff_len",
+        "save_steps",
+        "eval_steps",
+    ):
+        if getattr(r, key) < 1:
+            raise RecipeError(f"{where(key)}: {key} must be ≥ 1")
+    if r.is_tiny and r.base_model not in ("tiny:qwen2", "tiny:llama"):
+        raise RecipeError(f"{where('base_model')}: use tiny:qwen2 or tiny:llama")
+    if r.tokenizer and not r.is_tiny:
+        raise RecipeError(
+            f"{where('tokenizer')}: a tokenizer override only applies to tiny: bases "
+            "(a pretrained model's embeddings belong to its own tokenizer)"
+        )
+    if r.quantization and not r.lora:
+        raise RecipeError(f"{where('quantization')}: quantization: 4bit (QLoRA) needs lora: true")
+    return r
+
+
+def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Read a YAML recipe; ``overrides`` (e.g. from ``--set key=value``) win over the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+        data = yaml.safe_load(text)
+    except OSError as e:
+        raise RecipeError(f"{p}: cannot read recipe ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise RecipeError(f"{p}:{at} invalid YAML ({getattr(e, 'problem', None) or e})") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{p}: a recipe must be a YAML mapping (base_model, dataset_dir, …)")
+    data.update(overrides or {})
+    return recipe_from_dict(data, str(p), _key_lines(text))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["key=value", …]`` → dict, values read as YAML (``max_steps=5`` → 5)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RecipeError(f"--set {item!r}: use key=value, e.g. --set max_steps=10")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+    return out

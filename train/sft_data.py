@@ -1,0 +1,198 @@
+"""SFT examples from the exported ReAct data: chat-template formatting, the label mask, packing
+and batching. Used by ``train.sft``.
+
+Each conversation is rendered with the tokenizer's own ``chat_template`` (system + alternating
+user/assistant: exactly the messages ``harness.protocol`` sends at evaluation). Labels are -100
+everywhere except the content of assistant turns and the end-of-turn token that closes them
+(``<|im_end|>`` for ChatML): the model learns thoughts and commands, never observations, the
+system prompt or the task text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+IGNORE = -100
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+class DatasetError(HarnessError, ValueError):
+    """A training dataset is missing, unknown or malformed."""
+
+
+@dataclass
+class Example:
+    input_ids: list[int]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def dataset_file(dataset_dir: str | Path, name: str) -> Path:
+    """The JSON file for dataset ``name`` (a key of ``dataset_info.json``, or a file name)."""
+    d = Path(dataset_dir)
+    info_path = d / "dataset_info.json"
+    if info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if name in info:
+            return d / info[name]["file_name"]
+    for cand in (d / name, d / f"{name}.json"):
+        if cand.is_file():
+            return cand
+    raise DatasetError(
+        f"dataset {name!r} not found in {d}; export it first: python -m train.data --suite synthetic-train --out {d}"
+    )
+
+
+def record_messages(rec: dict[str, Any]) -> list[dict[str, str]]:
+    """Chat messages from a ShareGPT (``conversations``) or Alpaca (``instruction``) record."""
+    msgs: list[dict[str, str]] = []
+    if rec.get("system"):
+        msgs.append({"role": "system", "content": rec["system"]})
+    if "conversations" in rec:
+        for turn in rec["conversations"]:
+            role = ROLES.get(turn.get("from", ""))
+            if role is None:
+                raise DatasetError(f"unknown ShareGPT role {turn.get('from')!r} (want human/gpt)")
+            msgs.append({"role": role, "content": turn["value"]})
+    elif "instruction" in rec:
+        for q, a in rec.get("history") or []:
+            msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        query = rec["instruction"] + (f"\n{rec['input']}" if rec.get("input") else "")
+        msgs += [{"role": "user", "content": query}, {"role": "assistant", "content": rec["output"]}]
+    else:
+        raise DatasetError("a record needs 'conversations' (ShareGPT) or 'instruction' (Alpaca)")
+    return msgs
+
+
+def load_conversations(path: str | Path) -> list[list[dict[str, str]]]:
+    try:
+        records = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read dataset ({e})") from None
+    if not isinstance(records, list):
+        raise DatasetError(f"{path}: expected a JSON list of records")
+    return [record_messages(r) for r in records]
+
+
+def _render(tokenizer: Any, messages: list[dict[str, str]], gen: bool = False) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
+
+
+def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans to train on: each assistant turn's
+    content through its end-of-turn token (found by rendering prefixes with the template)."""
+    text = _render(tokenizer, messages)
+    eos = tokenizer.eos_token
+    spans: list[tuple[int, int]] = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        head = _render(tokenizer, messages[:i], gen=True)
+        upto = _render(tokenizer, messages[: i + 1])
+        if not text.startswith(head) or not text.startswith(upto) or not upto.startswith(head):
+            raise DatasetError("the chat template does not render conversations prefix by prefix")
+        end = upto.rfind(eos) + len(eos) if eos and upto.rfind(eos) >= len(head) else len(upto.rstrip())
+        spans.append((len(head), end))
+    return text, spans
+
+
+def encode(tokenizer: Any, messages: list[dict[str, str]], cutoff_len: int) -> Example:
+    """Token ids and labels for one conversation, truncated to ``cutoff_len`` tokens."""
+    text, spans = assistant_spans(tokenizer, messages)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids: list[int] = enc["input_ids"]
+    labels = [IGNORE] * len(ids)
+    k = 0
+    for t, (a, b) in enumerate(enc["offset_mapping"]):
+        while k < len(spans) and spans[k][1] <= a:
+            k += 1
+        if k < len(spans) and spans[k][0] <= a < spans[k][1] and b > a:
+            labels[t] = ids[t]
+    return Example(ids[:cutoff_len], labels[:cutoff_len])
+
+
+def build_examples(
+    tokenizer: Any, conversations: Sequence[list[dict[str, str]]], cutoff_len: int
+) -> list[Example]:
+    """Encode every conversation; drop those left with no supervised token after truncation."""
+    out = [encode(tokenizer, c, cutoff_len) for c in conversations]
+    return [e for e in out if any(x != IGNORE for x in e.labels)]
+
+
+def pack(examples: Sequence[Example], max_len: int) -> list[list[Example]]:
+    """Group examples (in order, first fit) into sequences of at most ``max_len`` tokens."""
+    bins: list[list[Example]] = []
+    room: list[int] = []
+    for ex in examples:
+        for i, r in enumerate(room):
+            if len(ex) <= r:
+                bins[i].append(ex)
+                room[i] -= len(ex)
+                break
+        else:
+            bins.append([ex])
+            room.append(max_len - len(ex))
+    return bins
+
+
+def collate(rows: Sequence[Sequence[Example]], pad_id: int, packed: bool) -> dict[str, Any]:
+    """A batch: ``input_ids``, ``labels``, ``position_ids`` and, unpacked, ``attention_mask``.
+
+    Packed rows carry no attention mask: position ids restart at 0 for every conversation, and
+    transformers turns that into a block-diagonal causal mask (each conversation sees only
+    itself), exactly as if each had been run alone. Padding is a separate trailing block.
+    The model must run with ``use_cache=False`` (with a cache, transformers ignores packing).
+    """
+    import torch
+
+    width = max(sum(len(e) for e in row) for row in rows)
+    ids, labels, pos, mask = [], [], [], []
+    for row in rows:
+        r_ids = [t for e in row for t in e.input_ids]
+        r_lab = [t for e in row for t in e.labels]
+        r_pos = [p for e in row for p in range(len(e))]
+        n_pad = width - len(r_ids)
+        ids.append(r_ids + [pad_id] * n_pad)
+        labels.append(r_lab + [IGNORE] * n_pad)
+        pos.append(r_pos + list(range(n_pad)))
+        mask.append([1] * len(r_ids) + [0] * n_pad)
+    batch: dict[str, Any] = {
+        "input_ids": torch.tensor(ids),
+        "labels": torch.tensor(labels),
+        "position_ids": torch.tensor(pos),
+    }
+    if not packed:
+        batch["attention_mask"] = torch.tensor(mask)
+    batch["num_tokens"] = int(sum(mask_row.count(1) for mask_row in mask))
+    return batch
+
+
+def make_rows(examples: Sequence[Example], *, seed: int, packing: bool, max_len: int) -> list[list[Example]]:
+    """Training rows: one conversation each, or (packing) several packed in a seeded order.
+    Built once, so every epoch has the same number of rows."""
+    if not packing:
+        return [[e] for e in examples]
+    order = list(examples)
+    random.Random(seed).shuffle(order)
+    return pack(order, max_len)
+
+
+def epoch_order(rows: Sequence[list[Example]], *, seed: int, epoch: int) -> list[list[Example]]:
+    """The rows of one epoch in a seeded order (a pure function of seed and epoch)."""
+    order = list(rows)
+    random.Random(seed * 1_000_003 + epoch + 1).shuffle(order)
+    return order
+
+
+def batches(rows: Sequence[list[Example]], batch_size: int) -> Iterator[Sequence[list[Example]]]:
+    for i in range(0, len(rows), batch_size):
+        yield rows[i : i + batch_size]

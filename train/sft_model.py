@@ -1,0 +1,110 @@
+"""Model side of ``train.sft``: precision, the base checkpoint (or a tiny one built on the
+spot), LoRA / QLoRA / full fine-tuning setup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from train.recipe import Recipe, RecipeError
+
+TINY_KEYS = ("hidden_size", "layers", "heads", "kv_heads", "intermediate", "seed", "tie_word_embeddings")
+
+
+class SFTError(HarnessError):
+    """Training cannot start or continue (hardware, checkpoints, model)."""
+
+
+def mixed_precision(r: Recipe, cuda: bool) -> str:
+    """``bf16`` / ``fp16`` / ``no`` from the recipe's bf16 and fp16 (``auto``: bf16 on GPUs that
+    have it, else fp16 on CUDA, fp32 on CPU)."""
+    import torch
+
+    if r.bf16 is True and r.fp16 is True:
+        raise RecipeError("bf16 and fp16 are both true; choose one")
+    if r.fp16 is True and not cuda:
+        raise SFTError("fp16: true needs a CUDA GPU; use bf16: auto (fp32 on CPU)")
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    if r.bf16 is True or (r.bf16 == "auto" and r.fp16 is not True and bf16_ok):
+        return "bf16"
+    if r.fp16 is True or (r.fp16 == "auto" and cuda):
+        return "fp16"
+    return "no"
+
+
+def prepare_base(r: Recipe, out: Path, train_convs: list[list[dict[str, str]]]) -> str:
+    """The base checkpoint to load: the recipe's path/hub id, or a tiny model built once."""
+    if not r.is_tiny:
+        p = Path(r.base_model).expanduser()
+        return str(p.resolve()) if p.exists() else r.base_model
+    from train.tiny import make_tiny_model
+
+    base = out / "base"
+    if (base / "config.json").is_file():
+        return str(base)
+    unknown = sorted(set(r.tiny) - set(TINY_KEYS))
+    if unknown:
+        raise RecipeError(f"tiny: unknown key {unknown[0]!r} (known: {', '.join(TINY_KEYS)})")
+    texts = [f"{m['role']}\n{m['content']}" for conv in train_convs for m in conv]
+    make_tiny_model(base, r.base_model.split(":", 1)[1], r.tokenizer or "qwen2.5", texts=texts, **r.tiny)
+    return str(base)
+
+
+def load_model(r: Recipe, base: str, mp: str, cuda: bool, device_index: int) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {}
+    if r.attn_implementation:
+        kwargs["attn_implementation"] = r.attn_implementation
+    half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(mp)
+    dtype = half if (r.lora and cuda and half is not None) else torch.float32
+    if r.quantization == "4bit":
+        if not cuda:
+            raise SFTError(
+                "quantization: 4bit (QLoRA) needs a CUDA GPU; set quantization: null for plain LoRA"
+            )
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError:
+            raise SFTError("quantization: 4bit needs bitsandbytes: pip install bitsandbytes") from None
+        from transformers import BitsAndBytesConfig
+
+        dtype = half or torch.bfloat16
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        kwargs["device_map"] = {"": device_index}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype, **kwargs)
+    except OSError as e:
+        raise SFTError(f"cannot load base model {base!r}: {e}".splitlines()[0]) from None
+    model.config.use_cache = False
+    if r.quantization == "4bit":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=r.gradient_checkpointing)
+    elif r.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if r.lora:
+            model.enable_input_require_grads()
+    if not r.lora:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(
+        r=r.lora_r,
+        lora_alpha=r.lora_alpha,
+        lora_dropout=r.lora_dropout,
+        target_modules=r.lora_target,
+        modules_to_save=r.modules_to_save,
+        task_type="CAUSAL_LM",
+    )
+    try:
+        return get_peft_model(model, cfg)
+    except ValueError as e:
+        raise RecipeError(f"lora_target/modules_to_save: {e}".splitlines()[0]) from None
