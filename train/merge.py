@@ -8,7 +8,7 @@ template) and ``lineage.json``: base model id/path and the sha256 of its weights
 sha256, the sha256 of the training data files, the resolved recipe, library versions and the
 time. The merge runs in float32 and the result is saved in the base's dtype (bf16 for Qwen2.5).
 The folder is written under a temp name and renamed when complete.
-Next stage: convert to GGUF (``python -m train.convert``).
+Next stage: ``python -m train.convert <out> --out <out>.f16.gguf --outtype f16``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, *, dtype: str | None = N
         except OSError as e:
             raise MergeError(f"cannot load base model {base_path!r}: {e}".splitlines()[0]) from None
         saved_dtype = _dtype(base.config)
-        model = PeftModel.from_pretrained(base, str(a)).merge_and_unload()
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(base, str(a)).merge_and_unload()
         adapter_files = sorted(a.glob("adapter_model.*"))
     else:
         base_path = meta.get("base_path") or str(a)
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
-    print(f"wrote {out} | next: python -m train.convert --model {out}")
+    print(f"wrote {out} | next: python -m train.convert {out} --out {out}.f16.gguf --outtype f16")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Supervised fine-tuning (LoRA, QLoRA or full) on the exported ReAct conversations.
 
     python -m train.data --suite synthetic-train --out data/react
-    python -m train.sft --recipe train/configs/tiny-cpu.yaml            # ~10 min on 2 CPU cores
-    accelerate launch -m train.sft --recipe train/configs/qwen2.5-7b-react.yaml
+    python -m train.sft --recipe train/configs/tiny-cpu.yaml            # ~4 min on 2 idle CPU cores
+    accelerate launch -m train.sft --recipe train/configs/qwen2.5-7b-react.yaml   # GPUs
+    torchrun --nproc_per_node 2 -m train.sft --recipe …                         # CPU processes (gloo)
     python -m train.sft --recipe R.yaml --set max_steps=20 --set output_dir=runs/try
 
 One log line per optimizer step (``step 00042/00300 | loss … | lr … | gnorm … | dt … | tok/s …``)
@@ -157,7 +158,7 @@ def train_sft(
     t_start = time.perf_counter()
     cuda = torch.cuda.is_available()
     mp = mixed_precision(r, cuda)
-    acc = Accelerator(mixed_precision=mp)
+    acc = Accelerator(mixed_precision=mp, cpu=not cuda)  # cpu=True also enables multi-process CPU (gloo)
     main = acc.is_main_process
     say = (log or (lambda s: print(s, flush=True))) if main else (lambda s: None)
     out = Path(r.output_dir).expanduser().resolve()

@@ -3,6 +3,7 @@ spot), LoRA / QLoRA / full fine-tuning setup."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,8 @@ def load_model(r: Recipe, base: str, mp: str, cuda: bool, device_index: int) -> 
         task_type="CAUSAL_LM",
     )
     try:
-        return get_peft_model(model, cfg)
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, cfg)
     except ValueError as e:
         raise RecipeError(f"lora_target/modules_to_save: {e}".splitlines()[0]) from None
