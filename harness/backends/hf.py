@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness.backends._context import fit_prompt
 from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
 from harness.backends.llamacpp import OLLAMA_DEFAULTS, _find_stop, _partial_stop
 from harness.backends.registry import register_backend
@@ -276,22 +277,7 @@ class HFBackend:
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
-        tokens = self.tokenize(self.render_prompt(messages))
-        if not tokens:
-            raise UsageError("the prompt is empty: send at least one message")
-        if len(tokens) < self.n_ctx:
-            return tokens, False
-        msgs = list(messages)
-        while len(tokens) >= self.n_ctx:
-            drop = next((i for i, m in enumerate(msgs[:-1]) if m.get("role") != "system"), None)
-            if drop is None:
-                break
-            del msgs[drop]
-            tokens = self.tokenize(self.render_prompt(msgs))
-        if len(tokens) >= self.n_ctx:
-            keep = min(num_keep, self.n_ctx // 2)
-            tokens = tokens[:keep] + tokens[len(tokens) - (self.n_ctx - 1 - keep) :]
-        return tokens, True
+        return fit_prompt(messages, self.render_prompt, self.tokenize, self.n_ctx, num_keep)
 
     def _eval_prompt(self, tokens: list[int]) -> tuple[Any, int]:
         """Evaluate what the cache lacks; (last-position logits, tokens evaluated)."""
