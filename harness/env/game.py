@@ -27,8 +27,9 @@ TEXT_FORMATS = ("2.1.1", "0.4")
 NOTHING = "Nothing happens."
 KNIFE_TYPES = ("knifetype", "butterknifetype")
 
+# ALFWorld >= 0.4's grammar writes a leading newline that TextWorld's parser drops.
 HELP_TEXT = (
-    "\nAvailable commands:\n"
+    "Available commands:\n"
     "  look:                             look around your current location\n"
     "  inventory:                        check your current inventory\n"
     "  go to (receptacle):               move to a receptacle\n"
