@@ -36,9 +36,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.backends._context import fit_prompt
 from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
-from harness.backends.llamacpp import OLLAMA_DEFAULTS, _find_stop, _partial_stop
+from harness.backends.ollama_semantics import (
+    OLLAMA_DEFAULTS,
+    StreamingChat,
+    find_stop,
+    fit_prompt,
+    layer_options,
+    partial_stop,
+)
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
 from harness.modelfile import Modelfile
@@ -131,7 +137,7 @@ def load_checkpoint(path: str | Path, device: str = "auto", dtype: str = "auto")
     return model.to(dev).eval(), tok, dev
 
 
-class HFBackend:
+class HFBackend(StreamingChat):
     """A checkpoint served by transformers. One instance per thread."""
 
     name = "transformers"
@@ -206,14 +212,7 @@ class HFBackend:
 
     def options(self, options: ChatOptions) -> dict[str, Any]:
         """Ollama's defaults < Modelfile PARAMETERs < request options."""
-        merged = {**OLLAMA_DEFAULTS, **self.parameters}
-        merged.update(temperature=options.temperature, seed=options.seed, num_predict=options.num_predict)
-        for key in ("top_k", "top_p", "num_ctx"):
-            if getattr(options, key) is not None:
-                merged[key] = getattr(options, key)
-        if options.stop:
-            merged["stop"] = list(options.stop)
-        return merged
+        return layer_options(self.parameters, options)
 
     def render_prompt(self, messages: Messages) -> str:
         """The Modelfile prompt (as Ollama builds it), or the chat template's (``template="tokenizer"``)."""
@@ -240,12 +239,6 @@ class HFBackend:
         return rows if positions is None or kw else rows[positions]
 
     # ------------------------------------------------------------------ chat
-    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
-        for _ in self.stream_chat(messages, options):
-            pass
-        assert self.last_result is not None
-        return self.last_result
-
     def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
         """Yield the reply's text as it is generated; ``self.last_result`` holds the ChatResult."""
         torch = _torch()
@@ -328,12 +321,12 @@ class HFBackend:
             if not text.endswith("\ufffd"):  # hold back an incomplete UTF-8 sequence
                 pending += text[len(decoded) :]
                 decoded = text
-            cut = _find_stop(pending, stops)
+            cut = find_stop(pending, stops)
             if cut is not None:
                 pending = pending[:cut]
                 reason = "stop"
                 break
-            hold = _partial_stop(pending, stops)
+            hold = partial_stop(pending, stops)
             if len(pending) > hold:
                 yield pending[: len(pending) - hold]
                 pending = pending[len(pending) - hold :]

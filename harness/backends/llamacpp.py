@@ -36,20 +36,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.backends._context import fit_prompt
 from harness.backends.base import BackendError, BackendUnavailable, ChatOptions, ChatResult, EpisodeContext
+from harness.backends.ollama_semantics import OLLAMA_DEFAULTS, StreamingChat, fit_prompt, layer_options
+from harness.backends.ollama_semantics import find_stop as _find_stop
+from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
 from harness.modelfile import Modelfile
 
 __all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend", "quantize_gguf"]
 
-# Ollama's api.DefaultOptions (the ones this backend uses).
-OLLAMA_DEFAULTS: dict[str, Any] = {
-    "num_ctx": 4096, "num_keep": 4, "num_predict": -1, "temperature": 0.8, "top_k": 40, "top_p": 0.9,
-    "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "repeat_penalty": 1.1,
-    "presence_penalty": 0.0, "frequency_penalty": 0.0, "seed": -1, "stop": [], "num_batch": 512,
-}  # fmt: skip
 QUANT_TYPES = {
     "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_s": 11, "q3_k_m": 12,
     "q3_k_l": 13, "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18,
@@ -68,7 +64,7 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
-class LlamaCppBackend:
+class LlamaCppBackend(StreamingChat):
     """A GGUF served in-process. One instance per thread (see the module docstring)."""
 
     name = "llamacpp"
@@ -153,14 +149,7 @@ class LlamaCppBackend:
 
     def options(self, options: ChatOptions) -> dict[str, Any]:
         """Ollama's defaults < Modelfile PARAMETERs < request options."""
-        merged = {**OLLAMA_DEFAULTS, **self.modelfile.parameters}
-        merged.update(temperature=options.temperature, seed=options.seed, num_predict=options.num_predict)
-        for key in ("top_k", "top_p", "num_ctx"):
-            if getattr(options, key) is not None:
-                merged[key] = getattr(options, key)
-        if options.stop:
-            merged["stop"] = list(options.stop)
-        return merged
+        return layer_options(self.modelfile.parameters, options)
 
     def render_prompt(self, messages: Messages) -> str:
         """The prompt Ollama would build (``Modelfile.prompt``)."""
@@ -170,12 +159,6 @@ class LlamaCppBackend:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     # ------------------------------------------------------------------ chat
-    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
-        for _ in self.stream_chat(messages, options):
-            pass
-        assert self.last_result is not None
-        return self.last_result
-
     def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
         """Yield the reply's text as it is generated; ``self.last_result`` holds the ChatResult."""
         t0 = time.perf_counter()
@@ -302,23 +285,6 @@ def _chunks(lo: int, hi: int, size: int) -> list[tuple[int, int]]:
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         bounds[-2] -= 1
     return list(itertools.pairwise(bounds))
-
-
-def _find_stop(text: str, stops: list[str]) -> int | None:
-    """Index of the earliest stop string in ``text``, or None."""
-    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return min(hits) if hits else None
-
-
-def _partial_stop(text: str, stops: list[str]) -> int:
-    """Length of the longest end of ``text`` that starts some stop string (held back)."""
-    best = 0
-    for s in stops:
-        for n in range(min(len(s) - 1, len(text)), best, -1):
-            if text.endswith(s[:n]):
-                best = n
-                break
-    return best
 
 
 def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, info: Any = None) -> None:

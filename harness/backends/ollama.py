@@ -38,6 +38,7 @@ from harness.backends.base import (
     ModelNotFound,
     TransientBackendError,
 )
+from harness.backends.ollama_semantics import StreamingChat
 from harness.backends.registry import register_backend
 from harness.modelfile import Modelfile
 
@@ -252,7 +253,7 @@ def register_gguf(
     return server.show(name)
 
 
-class OllamaBackend:
+class OllamaBackend(StreamingChat):
     """Chat with a model in Ollama. One instance may be used from one thread at a time."""
 
     name = "ollama"
@@ -284,12 +285,6 @@ class OllamaBackend:
                 if m["name"].removesuffix(":latest") == self.model.removesuffix(":latest"):
                     self._digest = m["digest"]
         return self._digest
-
-    def chat(self, messages: Messages, options: ChatOptions) -> ChatResult:
-        for _ in self.stream_chat(messages, options):
-            pass
-        assert self.last_result is not None
-        return self.last_result
 
     def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
         """Yield the reply as it arrives; ``self.last_result`` holds the ChatResult afterwards.
