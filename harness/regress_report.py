@@ -31,9 +31,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness._util.atomic import atomic_write_text
+from harness._util.yamlfile import read_yaml
 from harness.errors import HarnessError
 
 RESULTS_VERSION = 1
@@ -96,12 +95,7 @@ def parse_gates(data: Any, source: str = "gates") -> Gates:
 
 def load_gates(path: str | Path) -> Gates:
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise GatesError(f"{p}: cannot read the gates file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise GatesError(f"{p}: invalid YAML ({getattr(e, 'problem', None) or e})") from None
+    data, _ = read_yaml(p, "the gates file", GatesError)
     return parse_gates(data, str(p))
 
 

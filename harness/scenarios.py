@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.env.game import Game
@@ -113,15 +112,10 @@ def available_suites() -> dict[str, Path]:
 
 
 def load_suite_file(path: str | Path) -> Suite:
+    from harness._util.yamlfile import read_yaml
+
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise SuiteError(f"{p}: cannot read suite ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SuiteError(f"{p}:{where} invalid YAML ({getattr(e, 'problem', None) or e})") from None
+    data, _ = read_yaml(p, "suite", SuiteError)
     if not isinstance(data, dict):
         raise SuiteError(f"{p}: a suite must be a YAML mapping (name, source, …)")
     data.setdefault("name", p.stem)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from harness._util.yamlfile import read_yaml
 from harness.errors import HarnessError
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -186,15 +187,7 @@ def recipe_from_dict(
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Read a YAML recipe; ``overrides`` (e.g. from ``--set key=value``) win over the file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-        data = yaml.safe_load(text)
-    except OSError as e:
-        raise RecipeError(f"{p}: cannot read recipe ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark else ""
-        raise RecipeError(f"{p}:{at} invalid YAML ({getattr(e, 'problem', None) or e})") from None
+    data, text = read_yaml(p, "recipe", RecipeError)
     if not isinstance(data, dict):
         raise RecipeError(f"{p}: a recipe must be a YAML mapping (base_model, dataset_dir, …)")
     data.update(overrides or {})

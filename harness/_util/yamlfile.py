@@ -1,0 +1,26 @@
+"""Reading a user's YAML file (suite, recipe, gates) with one-line errors that name the file
+and, for syntax errors, the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import HarnessError
+
+
+def read_yaml(path: str | Path, what: str, error: type[HarnessError]) -> tuple[Any, str]:
+    """``(data, text)`` of the YAML file at ``path``; raises ``error`` naming the file
+    (``what`` says what it should be: "suite", "recipe", "the gates file")."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+        return yaml.safe_load(text), text
+    except OSError as e:
+        raise error(f"{p}: cannot read {what} ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise error(f"{p}:{where} invalid YAML ({getattr(e, 'problem', None) or e})") from None
