@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from harness._util.atomic import atomic_write_text, sha256_file
+from harness._util.cli import one_line_errors
 from harness.errors import HarnessError
 
 LINEAGE_VERSION = 1
@@ -163,16 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     a = p.parse_args(argv)
-    try:
+    with one_line_errors(a.debug):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         out = merge(a.adapter, a.out, dtype=a.dtype)
-    except HarnessError as e:
-        if a.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
     print(f"wrote {out} | next: python -m train.convert {out} --out {out}.f16.gguf --outtype f16")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._util.atomic import atomic_write_text, sha256_file
-from harness.errors import HarnessError
+from harness._util.cli import one_line_errors
 from train.recipe import Recipe, load_recipe, parse_overrides, recipe_from_dict
 from train.sft_data import (
     IGNORE,
@@ -384,15 +384,11 @@ def main(argv: list[str] | None = None) -> None:
 
     hf_logging.disable_progress_bar()
     try:
-        train_sft(a.recipe, resume=a.resume, overrides=parse_overrides(a.set))
+        with one_line_errors(a.debug):
+            train_sft(a.recipe, resume=a.resume, overrides=parse_overrides(a.set))
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         sys.exit(130)
-    except HarnessError as e:
-        if a.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from harness._util.cli import one_line_errors
 from harness.errors import HarnessError, UsageError
 
 ARCHS = ("qwen2", "llama")
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    try:
+    with one_line_errors(a.debug):
         texts = conversation_texts(a.data) if a.data else None
         if a.data and not a.tokenizer.startswith("bpe"):
             raise UsageError("--data only applies to --tokenizer bpe[:<vocab>]")
@@ -259,11 +259,6 @@ def main(argv: list[str] | None = None) -> None:
             texts=texts,
             overwrite=a.force,
         )
-    except HarnessError as e:
-        if a.debug:
-            raise
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
     print(f"wrote {out}")
 
 
