@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -177,13 +176,8 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
     from harness.runner import run_suite
     from harness.traces import read_traces
 
-    already = (
-        {t.game_id for t in read_traces(out / "traces.jsonl")} if (out / "traces.jsonl").exists() else set()
-    )
-    stats = {"won": 0, "done": 0, "tokens": 0, "gen_s": 0.0, "t0": time.perf_counter()}
-    for t in read_traces(out / "traces.jsonl") if already else []:
-        stats["won"] += t.won
-        stats["done"] += 1
+    earlier = read_traces(out / "traces.jsonl")  # a resumed run starts its counts from these
+    stats = {"won": sum(t.won for t in earlier), "done": len(earlier), "tokens": 0, "gen_s": 0.0}
     columns = [
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -198,7 +192,7 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
         task = bar.add_task(
             f"{cfg.model} on {suite.name}",
             total=total,
-            completed=min(len(already), total),
+            completed=min(len(earlier), total),
             success=_pct(stats),
             tps="–",
         )
