@@ -98,7 +98,10 @@ def scenario_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("HARNESS_SCENARIOS"):
         dirs.append(Path(os.environ["HARNESS_SCENARIOS"]))
-    dirs.append(Path(__file__).resolve().parent.parent / "scenarios")
+    from harness._util.resources import shipped_dir
+
+    if (shipped := shipped_dir("scenarios")) is not None:
+        dirs.append(shipped)
     dirs.append(Path.cwd() / "scenarios")
     return [d for i, d in enumerate(dirs) if d.is_dir() and d not in dirs[:i]]
 

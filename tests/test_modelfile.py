@@ -345,7 +345,7 @@ def test_qwen_modelfile_renders_the_chatml_training_format() -> None:
     assert set(mf.parameters["stop"]) == {"<|im_start|>", "<|im_end|>", "<|endoftext|>"}
 
 
-@pytest.mark.parametrize("name", ["qwen2.5-react", "llama3-react"])
+@pytest.mark.parametrize("name", ["qwen2.5-react", "llama3-react", "smollm2-react"])
 def test_react_modelfiles_system_is_the_protocol_prompt(name: str) -> None:
     protocol = pytest.importorskip("harness.protocol")
     if not hasattr(protocol, "SYSTEM_PROMPT"):

@@ -40,7 +40,8 @@ class BuildPlan:
     from_merged: Path | None = None
     from_gguf: Path | None = None
     levels: list[str] = field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"])
-    data_suite: str = "synthetic-train"
+    data_suite: str | None = None
+    """Suite the data step exports; default the recipe's data_suite, else synthetic-train."""
     modelfile: Path | None = None
     backend: str = "auto"
     force: set[str] = field(default_factory=set)
@@ -63,6 +64,18 @@ def _artifact_hash(path: Path) -> str:
     return _dir_hash(path) if path.is_dir() else sha256_file(path)
 
 
+def _modelfile(spec: str) -> Path:
+    """A Modelfile path, or the name of one shipped in ``modelfiles/`` (``smollm2-react``)."""
+    from harness._util.resources import shipped_file
+
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if "/" in spec or spec.endswith(".Modelfile"):
+        raise BuildError(f"modelfile {spec}: no such file")
+    return shipped_file("modelfiles", f"{spec}.Modelfile")
+
+
 class Builder:
     def __init__(self, plan: BuildPlan, log: Callable[[str], None] = print) -> None:
         self.plan = plan
@@ -74,6 +87,7 @@ class Builder:
         if self.state_file.exists():
             self.state = json.loads(self.state_file.read_text())
         self.forced = False
+        self.recipe_modelfile: str | None = None
 
     # -- bookkeeping -------------------------------------------------------------------
     def _save(self) -> None:
@@ -143,13 +157,15 @@ class Builder:
         if p.recipe is None:
             raise BuildError("give --recipe FILE (or --from-merged DIR / --from-gguf FILE)")
         recipe = load_recipe(p.recipe)
+        self.recipe_modelfile = recipe.modelfile
         data_dir = Path(recipe.dataset_dir)
+        suite = p.data_suite or recipe.data_suite or "synthetic-train"
 
         def do_data() -> list[Path]:
-            export(load_suite(p.data_suite), data_dir)
+            export(load_suite(suite), data_dir)
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
-        data_files = self.run_step("data", {"suite": p.data_suite, "dir": str(data_dir)}, do_data)
+        data_files = self.run_step("data", {"suite": suite, "dir": str(data_dir)}, do_data)
         data_hash = [_artifact_hash(f) for f in data_files]
 
         def do_sft() -> list[Path]:
@@ -212,10 +228,7 @@ class Builder:
         from harness.modelfile import load
         from harness.registry import register
 
-        mf_path = (
-            self.plan.modelfile
-            or Path(__file__).resolve().parent.parent / "modelfiles" / "qwen2.5-react.Modelfile"
-        )
+        mf_path = self.plan.modelfile or _modelfile(self.recipe_modelfile or "qwen2.5-react")
         results = []
         for lv, path in ggufs.items():
             name = f"{self.plan.name}:{lv}"

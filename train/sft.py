@@ -108,6 +108,30 @@ def _trainable(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def causal_lm_loss(model: Any, batch: dict[str, Any], denom: float, supervised_head: bool = True) -> Any:
+    """Summed next-token cross-entropy over the supervised labels, divided by ``denom``.
+
+    ``supervised_head``: the model's output head runs only at the positions whose next token is
+    supervised in some row of the batch (``logits_to_keep`` with their indices), instead of at
+    every token. With a 49k-token vocabulary the head and its softmax are a large share of the
+    work, and the assistant tokens are a small share of a ReAct conversation. The loss and the
+    gradients are the same as the full-logits loss (tests/test_train_sft.py checks it).
+    """
+    import torch.nn.functional as F
+
+    if not supervised_head:
+        return model(**batch, num_items_in_batch=denom, use_cache=False).loss
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    shifted = batch["labels"][:, 1:]
+    keep = (shifted != IGNORE).any(dim=0).nonzero().squeeze(1)
+    logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits
+    target = shifted[:, keep]
+    loss = F.cross_entropy(
+        logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="sum"
+    )
+    return loss / denom
+
+
 def _evaluate(model: Any, examples: list, r: Recipe, acc: Any, pad_id: int) -> float:
     import torch
 
@@ -118,14 +142,8 @@ def _evaluate(model: Any, examples: list, r: Recipe, acc: Any, pad_id: int) -> f
         for rows in batches([[e] for e in mine], r.per_device_batch_size):
             b = collate(rows, pad_id, packed=False)
             labels = b["labels"].to(acc.device)
-            out = model(
-                input_ids=b["input_ids"].to(acc.device),
-                attention_mask=b["attention_mask"].to(acc.device),
-                labels=labels,
-                num_items_in_batch=1,
-                use_cache=False,
-            )
-            total[0] += out.loss.double()
+            batch = {k: b[k].to(acc.device) for k in ("input_ids", "attention_mask", "labels")}
+            total[0] += causal_lm_loss(model, batch, 1.0, r.supervised_head).double()
             total[1] += (labels[:, 1:] != IGNORE).sum()
     model.train()
     total = acc.reduce(total, reduction="sum")
@@ -309,7 +327,7 @@ def train_sft(
             sync = contextlib.nullcontext() if i == len(cols) - 1 else acc.no_sync(model)
             with sync:
                 batch = {key: v.to(acc.device) for key, v in c.items() if key != "num_tokens"}
-                loss = model(**batch, num_items_in_batch=n_sup / world, use_cache=False).loss
+                loss = causal_lm_loss(model, batch, n_sup / world, r.supervised_head)
                 acc.backward(loss)
             loss_sum += loss.detach().float()
         gnorm = float(acc.clip_grad_norm_(model.parameters(), r.max_grad_norm))

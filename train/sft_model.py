@@ -36,6 +36,10 @@ def mixed_precision(r: Recipe, cuda: bool) -> str:
 
 def prepare_base(r: Recipe, out: Path, train_convs: list[list[dict[str, str]]]) -> str:
     """The base checkpoint to load: the recipe's path/hub id, or a tiny model built once."""
+    if r.base_model.startswith("gguf:"):
+        from train.import_gguf import import_gguf
+
+        return str(import_gguf(r.base_model.split(":", 1)[1], out / "base"))
     if not r.is_tiny:
         p = Path(r.base_model).expanduser()
         return str(p.resolve()) if p.exists() else r.base_model

@@ -56,8 +56,10 @@ Template = Literal["auto", "modelfile", "tokenizer"]
 
 
 def default_modelfile() -> Path:
-    """``modelfiles/qwen2.5-react.Modelfile`` of the source tree (what ``harness build`` registers)."""
-    return Path(__file__).resolve().parents[2] / "modelfiles" / "qwen2.5-react.Modelfile"
+    """``modelfiles/qwen2.5-react.Modelfile`` as shipped (what ``harness build`` registers)."""
+    from harness._util.resources import shipped_file
+
+    return shipped_file("modelfiles", "qwen2.5-react.Modelfile")
 
 
 def _torch() -> Any:

@@ -97,11 +97,10 @@ def default_gguf() -> Path:
 
 
 def default_modelfile() -> Path:
-    """``modelfiles/smollm2.Modelfile`` of the source tree."""
-    path = Path(__file__).resolve().parents[2] / "modelfiles" / f"{DEFAULT_MODEL}.Modelfile"
-    if not path.exists():
-        raise BackendUnavailable(f"{path} is missing; run from a checkout of the project")
-    return path
+    """``modelfiles/smollm2.Modelfile`` as shipped with the harness."""
+    from harness._util.resources import shipped_file
+
+    return shipped_file("modelfiles", f"{DEFAULT_MODEL}.Modelfile")
 
 
 def ensure_default_model() -> str:

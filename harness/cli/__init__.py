@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("harness.cli.report", "report", "Rebuild or compare bench reports."),
     "regress": ("harness.cli.regress", "regress", "Regression tests per quantization level."),
     "diagnose": ("harness.cli.diagnose", "diagnose", "Find the pipeline stage where a model loses quality."),
+    "doctor": (
+        "harness.cli.doctor",
+        "doctor",
+        "Check the engine, Ollama, ALFWorld data, the factory and disk.",
+    ),
     "build": (
         "harness.cli.build",
         "build",

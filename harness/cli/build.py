@@ -20,7 +20,9 @@ from train.build import STEPS
     "--levels", default="f16,q8_0,q4_k_m", show_default=True, help="Comma-separated levels to register."
 )
 @click.option(
-    "--data-suite", default="synthetic-train", show_default=True, help="Suite the data step exports."
+    "--data-suite",
+    default=None,
+    help="Suite the data step exports (default: the recipe's data_suite, else synthetic-train).",
 )
 @click.option(
     "--modelfile", type=click.Path(dir_okay=False, exists=True), help="Modelfile (default qwen2.5-react)."
