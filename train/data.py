@@ -5,7 +5,7 @@
 
 Writes ``react_{train,test}_{alpaca,sharegpt}.json``, ``dataset_info.json`` and
 ``manifest.json`` (sha256 of every file, counts, suite, seed). Each episode is the expert's
-full ReAct conversation built by ``harness.protocol`` (the messages the harness sends at
+full ReAct conversation built by ``harness.agent.protocol`` (the messages the harness sends at
 evaluation time); the train/test split is by game, never by step, and deterministic for a seed.
 """
 
@@ -17,9 +17,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.env.expert import ExpertFailed, solve
-from harness.protocol import SYSTEM_PROMPT, build_messages
-from harness.scenarios import Suite
+from harness.agent.protocol import SYSTEM_PROMPT, build_messages
+from harness.bench.suites import Suite
+from harness.world.expert import ExpertFailed, solve
 
 FORMAT_VERSION = 1
 

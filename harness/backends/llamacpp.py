@@ -1,6 +1,6 @@
 """``llamacpp``: the embedded backend, llama-cpp-python on a GGUF, behaving like Ollama.
 
-* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.gotemplate`
+* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.serving.gotemplate`
   (``Modelfile.prompt``), never the GGUF's Jinja template; it is tokenized with special tokens
   parsed and BOS added when the vocabulary asks for it, as Ollama does.
 * Options: Ollama's defaults, then the Modelfile PARAMETERs, then the request's options
@@ -42,7 +42,7 @@ from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
-from harness.modelfile import Modelfile
+from harness.serving.modelfile import Modelfile
 
 __all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend", "quantize_gguf"]
 
@@ -82,14 +82,15 @@ class LlamaCppBackend(StreamingChat):
         **llama_kwargs: Any,
     ) -> None:
         if gguf is None:
-            from harness.registry import get_local, unknown_model
+            from harness.backends.catalog import unknown_model
+            from harness.serving.store import get_local
 
             entry = get_local(model) if model else None
             if entry is None:
                 raise unknown_model(model or "(none)")
             gguf, modelfile, digest = entry.check(), entry.parsed_modelfile(), entry.sha256
         if isinstance(modelfile, str | Path):
-            from harness.modelfile import load
+            from harness.serving.modelfile import load
 
             modelfile = load(modelfile)
         self.gguf = Path(gguf)
@@ -103,7 +104,7 @@ class LlamaCppBackend(StreamingChat):
         self._llama_kwargs = llama_kwargs
         self._llm: Any = None
         self._exact = 0  # leading cached tokens whose KV came from batched prompt evaluation
-        from harness import gotemplate
+        from harness.serving import gotemplate
 
         gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
         self._load(int(self.modelfile.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"])))

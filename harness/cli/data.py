@@ -33,8 +33,8 @@ def data(
     """
     from rich.progress import Progress
 
-    from harness.protocol import SYSTEM_PROMPT
-    from harness.scenarios import load_suite
+    from harness.agent.protocol import SYSTEM_PROMPT
+    from harness.bench.suites import load_suite
     from train.data import export
 
     name = suite or ("alfworld-train" if os.environ.get("ALFWORLD_DATA") else "synthetic-train")

@@ -15,6 +15,15 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.agent.protocol import (
+    INVALID_REPLY,
+    SYSTEM_PROMPT,
+    THINK_REPLY,
+    Demo,
+    build_messages,
+    observation_text,
+    parse_reply,
+)
 from harness.backends.base import (
     Backend,
     BackendError,
@@ -25,19 +34,10 @@ from harness.backends.base import (
     ModelNotFound,
     TransientBackendError,
 )
-from harness.env.progress import SubgoalTracker
+from harness.bench.suites import Suite, SuiteGame
+from harness.bench.traces import EpisodeTrace, StepTrace, TraceWriter, read_traces
 from harness.errors import HarnessError
-from harness.protocol import (
-    INVALID_REPLY,
-    SYSTEM_PROMPT,
-    THINK_REPLY,
-    Demo,
-    build_messages,
-    observation_text,
-    parse_reply,
-)
-from harness.scenarios import Suite, SuiteGame
-from harness.traces import EpisodeTrace, StepTrace, TraceWriter, read_traces
+from harness.world.progress import SubgoalTracker
 
 MAX_EMPTY_REPLIES = 3
 
@@ -97,11 +97,11 @@ def play_episode(
 ) -> EpisodeTrace:
     """Play one game; backend errors end the episode and are recorded in the trace, except
     those in ``fatal`` (an unreachable server, an unknown model), which propagate."""
-    from harness.env.expert import ExpertFailed, solve
+    from harness.world.expert import ExpertFailed, solve
 
     t_start = time.perf_counter()
     world = entry.world()
-    from harness.env.game import Game
+    from harness.world.game import Game
 
     game = Game(world, text_format=suite.text_format, max_steps=cfg.max_steps)
     intro = game.reset()

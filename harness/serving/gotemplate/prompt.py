@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.gotemplate.execute import _execute
-from harness.gotemplate.nodes import (
+from harness.serving.gotemplate.execute import _execute
+from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
     Command,
@@ -24,7 +24,7 @@ from harness.gotemplate.nodes import (
     TemplateError,
     Var,
 )
-from harness.gotemplate.parser import _parse_nodes
+from harness.serving.gotemplate.parser import _parse_nodes
 
 _JSON_NAMES = {"Role": "role", "Content": "content", "Thinking": "thinking,omitempty",
                "Images": "images,omitempty", "ToolCalls": "tool_calls,omitempty",

@@ -133,7 +133,7 @@ class Modelfile:
         """The prompt Ollama's chat endpoint would build for ``messages`` with this model:
         MESSAGE history first, SYSTEM in front unless the request starts with a system
         message, then TEMPLATE (Ollama's default ``{{ .Prompt }}`` when there is none)."""
-        from harness import gotemplate
+        from harness.serving import gotemplate
 
         msgs: list[Mapping[str, Any]] = [{"role": r, "content": c} for r, c in self.messages]
         msgs += list(messages)

@@ -1,13 +1,13 @@
 """Few-shot examples: two games of the same task type solved by the expert (thoughts
 included, as in the ReAct paper's prompts), played out as earlier chat turns by
-``harness.protocol.build_messages``. They come from synthetic seeds reserved for examples, so
+``harness.agent.protocol.build_messages``. They come from synthetic seeds reserved for examples, so
 they never overlap an evaluation suite and need no download."""
 
 from __future__ import annotations
 
 import functools
 
-from harness.protocol import Demo
+from harness.agent.protocol import Demo
 
 EXAMPLE_SEED_BASE = 900_000_000
 
@@ -15,9 +15,9 @@ EXAMPLE_SEED_BASE = 900_000_000
 @functools.lru_cache(maxsize=32)
 def examples_for(task_type: str, text_format: str = "2.1.1", k: int = 2) -> tuple[Demo, ...]:
     """``k`` solved examples of ``task_type`` (deterministic)."""
-    from harness.env.expert import ExpertFailed, solve
-    from harness.env.game import Game
-    from harness.env.generator import generate_world
+    from harness.world.expert import ExpertFailed, solve
+    from harness.world.game import Game
+    from harness.world.generator import generate_world
 
     out: list[Demo] = []
     seed = EXAMPLE_SEED_BASE

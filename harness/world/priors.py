@@ -2,7 +2,7 @@
 a type, counted over the initial states of ALFWorld's 1200 shared ``train`` games.
 
 The expert searches likely receptacles first by this table (a person's common sense:
-apples are in the fridge more often than in a drawer). ``python -m harness.env.priors
+apples are in the fridge more often than in a drawer). ``python -m harness.world.priors
 $ALFWORLD_DATA`` recounts and prints the table.
 """
 
@@ -543,7 +543,7 @@ def prior(object_type: str, receptacle_type: str) -> float:
 
 def count_priors(data_dir: str) -> dict[str, dict[str, float]]:
     """Recount the table from ``$ALFWORLD_DATA``'s train split."""
-    from harness.env.loader import discover_games, load_world
+    from harness.world.loader import discover_games, load_world
 
     found: Counter[tuple[str, str]] = Counter()
     present: Counter[tuple[str, str]] = Counter()

@@ -1,6 +1,6 @@
 """Seeded generator of ALFWorld-like scenes for the six task types, solvable by construction.
 
-    from harness.env.generator import generate_world
+    from harness.world.generator import generate_world
     world = generate_world("pick_heat_then_place_in_recep", 7)   # a World; world.path names it
     world = generate_world(None, 7)                               # task type drawn from the seed
     world.path                                                    # "synthetic:<task_type>:<seed>"
@@ -11,7 +11,7 @@ objects in receptacles that can hold them (``inreceptacle`` + ``objectatlocation
 scenery, ``cancontain`` per (receptacle type, object type) present, property facts per object
 type, closed openable receptacles, and the agent at a location with nothing there. The goal is
 one of the real games' (task, object, receptacle) goals, in ALFRED's PDDL goal shape, with one of
-ALFRED's task sentences. Tables live in ``harness.env.vocab``.
+ALFRED's task sentences. Tables live in ``harness.world.vocab``.
 
 Solvable by construction: the target objects (two or more for pick_two) lie in receptacles the
 agent can open, the destination and the transforming receptacle (microwave, fridge, sinkbasin)
@@ -29,11 +29,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from harness.env import vocab as V
-from harness.env.facts import Fact
-from harness.env.pddl import parse_sexpr
-from harness.env.world import TASK_TYPES, World
 from harness.errors import HarnessError
+from harness.world import vocab as V
+from harness.world.facts import Fact
+from harness.world.pddl import parse_sexpr
+from harness.world.world import TASK_TYPES, World
 
 __all__ = [
     "MAX_RECEPTACLES",

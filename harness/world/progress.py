@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from harness.env.game import Game
+from harness.world.game import Game
 
 
 class SubgoalTracker:

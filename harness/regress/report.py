@@ -412,14 +412,14 @@ def _plots(results: dict) -> list[str]:
             break
     else:
         return out
-    from harness.cli.bench import SHORT
+    from harness.world.world import SHORT_NAMES
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     width = 0.8 / max(1, len(head) - 1)
     for j, lb in enumerate(head[1:]):
         vals = [float(r[j + 1].rstrip("%")) / 100 if r[j + 1] != "–" else 0.0 for r in trows]
         ax.bar([i + j * width for i in range(len(trows))], vals, width, label=lb)
-    names = [SHORT.get(r[0], r[0]) for r in trows]
+    names = [SHORT_NAMES.get(r[0], r[0]) for r in trows]
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(trows))], names, rotation=20, fontsize=7)
     ax.set(
         ylim=(0, 1.3),

@@ -11,7 +11,7 @@ models) against a baseline level, on the same suite, seeds and options:
    own trajectories and on the expert's (the gold set);
 4. **token-level divergence** (:mod:`harness.analysis.divergence`) on the gold set's assistant
    tokens, from full-vocabulary llama.cpp logits (GGUF levels only: Ollama exposes no logits);
-5. **gates** (:mod:`harness.regress_report`) and the reports: Markdown, HTML, JSON, JUnit.
+5. **gates** (:mod:`harness.regress.report`) and the reports: Markdown, HTML, JSON, JUnit.
 
 Each phase's per-level result is kept under ``<out>`` with a key of its inputs, so a rerun
 resumes where an interrupted one stopped and recomputes only what changed.
@@ -31,8 +31,8 @@ from typing import Any
 
 from harness._util.atomic import atomic_write_text
 from harness.backends.base import ChatOptions
+from harness.bench.traces import EpisodeTrace
 from harness.errors import HarnessError, UsageError
-from harness.traces import EpisodeTrace
 
 REGRESS_VERSION = 1
 DEFAULT_LEVELS = "f16,q8_0,q6_k,q5_k_m,q4_k_m,q3_k_m,q2_k"
@@ -156,7 +156,7 @@ class RegressPlan:
     """What was left out and why (filled in by the run, shown in the report)."""
 
     def options(self) -> ChatOptions:
-        from harness.protocol import REPLY_STOPS
+        from harness.agent.protocol import REPLY_STOPS
 
         return ChatOptions(
             temperature=0.0,
@@ -190,7 +190,7 @@ def _save(path: Path, key: str, data: dict) -> dict:
 def level_info(model: str) -> dict[str, Any]:
     """Size, quantization, bits per weight and sha256 of a level's GGUF in the local store
     (``where: local``); ``where: remote`` for a model only Ollama (or a policy) serves."""
-    from harness.registry import get_local
+    from harness.serving.store import get_local
 
     m = get_local(model)
     if m is None:
@@ -257,10 +257,10 @@ class _Backends:
 def run_regress(plan: RegressPlan, progress: Any = None) -> dict:
     """Every phase for every level, resuming what ``plan.out`` holds. Returns the raw results
     (per level: GGUF info, episode scores, paired stats, agreement, divergence); gates and
-    reports are :func:`harness.regress_report.finish`'s job."""
+    reports are :func:`harness.regress.report.finish`'s job."""
+    from harness.agent.fewshot import examples_for
     from harness.analysis.agreement import expert_trajectories
-    from harness.fewshot import examples_for
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
 
     suite = load_suite(plan.suite)
     entries = suite.games()[: plan.limit] if plan.limit else suite.games()
@@ -298,7 +298,7 @@ def run_regress(plan: RegressPlan, progress: Any = None) -> dict:
 
 
 def _score(traces: list[EpisodeTrace]) -> dict:
-    from harness.scoring import score
+    from harness.bench.scoring import score
 
     s = score(traces)
     by_type = {k: m.to_dict() for k, m in s["by_task_type"].items()}
@@ -308,8 +308,8 @@ def _score(traces: list[EpisodeTrace]) -> dict:
 def _episodes(
     plan: RegressPlan, suite: Any, lv: Level, backends: _Backends, progress: Any, shots: Any, total: int
 ):
-    from harness.runner import RunConfig, run_suite
-    from harness.traces import read_traces
+    from harness.bench.runner import RunConfig, run_suite
+    from harness.bench.traces import read_traces
 
     kind = backends.kind(lv)
     cfg = RunConfig(
@@ -371,7 +371,7 @@ def _agreement(
 def _divergence(plan: RegressPlan, gold: list, levels: dict[str, dict], progress: Any) -> None:
     """Adds ``divergence`` (or a note) to every non-baseline level that has a local GGUF."""
     from harness.analysis.llamacpp_logits import BaselineLogits, GGUFModel
-    from harness.registry import get_local
+    from harness.serving.store import get_local
 
     def model(label: str) -> GGUFModel | None:
         m = get_local(levels[label]["model"])

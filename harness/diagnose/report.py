@@ -177,7 +177,7 @@ def agreement_vs(steps: list[Any], parent_steps: list[Any] | None) -> float | No
     """Share of teacher-forced turns where two stages' replies parse to the same action."""
     if not steps or not parent_steps:
         return None
-    from harness.protocol import parse_reply
+    from harness.agent.protocol import parse_reply
 
     same = [
         (a.kind, parse_reply(a.reply).text) == (b.kind, parse_reply(b.reply).text)

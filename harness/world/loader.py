@@ -6,10 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from harness.env.game import Game
-from harness.env.pddl import read_game_file
-from harness.env.world import World
 from harness.errors import DataDirError
+from harness.world.game import Game
+from harness.world.pddl import read_game_file
+from harness.world.world import World
 
 ALFWORLD_SPLITS = ("train", "valid_seen", "valid_unseen")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from harness.gotemplate.funcs import (
+from harness.serving.gotemplate.funcs import (
     _ARITY,
     _FUNCS,
     _MISSING,
@@ -15,7 +15,7 @@ from harness.gotemplate.funcs import (
     _sorted_items,
     _truth,
 )
-from harness.gotemplate.nodes import (
+from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
     Command,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.env.game import Game
-from harness.env.priors import prior
-from harness.env.world import World
+from harness.world.game import Game
+from harness.world.priors import prior
+from harness.world.world import World
 
 _TRANSFORM_ACTION = {"clean": "cleanobject", "heat": "heatobject", "cool": "coolobject"}
 _TRANSFORM_PROP = {"clean": "cleanable", "heat": "heatable", "cool": "coolable"}

@@ -17,9 +17,9 @@ expert's gold ReAct trajectories:
    ``tokenizer.ggml.eos_token_id(s)``; all on the Modelfile's ``stop`` strings);
 3. token KLD / top-1 agreement on the same ids (full-vocabulary logits at the agent's decision
    tokens) and teacher-forced action agreement (:mod:`harness.analysis.agreement`);
-4. episodes on a suite (:func:`harness.runner.run_suite`).
+4. episodes on a suite (:func:`harness.bench.runner.run_suite`).
 
-:mod:`harness.diagnose_report` turns the measurements into findings and names the first stage
+:mod:`harness.diagnose.report` turns the measurements into findings and names the first stage
 that fails, with its likely cause.
 """
 
@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.errors import HarnessError, UsageError
-from harness.modelfile import Modelfile
+from harness.serving.modelfile import Modelfile
 
 __all__ = ["DiagnoseConfig", "Stage", "diagnose", "order_stages", "parse_stage", "stages_from_build"]
 
@@ -89,7 +89,7 @@ class DiagnoseConfig:
 
 # ------------------------------------------------------------------------------ stages
 def _gguf_level(path: Path) -> str:
-    from harness.registry import read_gguf_info
+    from harness.serving.gguf_info import read_gguf_info
 
     q = read_gguf_info(path).quantization
     return (q or "gguf").lower()
@@ -97,7 +97,7 @@ def _gguf_level(path: Path) -> str:
 
 def _default_modelfile() -> Modelfile:
     from harness.backends.hf import default_modelfile
-    from harness.modelfile import load
+    from harness.serving.modelfile import load
 
     return load(default_modelfile())
 
@@ -118,7 +118,7 @@ def parse_stage(spec: str, modelfile: Modelfile | None = None) -> Stage:
             lv = _gguf_level(p)
             mf = modelfile or _default_modelfile()
             return Stage(label or lv, kind, str(p), lv, mf, "--modelfile" if modelfile else "default")
-        from harness.registry import get_local
+        from harness.serving.store import get_local
 
         entry = get_local(value)
         if entry is None:
@@ -166,7 +166,7 @@ def stages_from_build(build_dir: Path, host: str | None = None) -> list[Stage]:
     for m in steps.get("register", {}).get("models", []):
         lv = m["name"].rpartition(":")[2]
         if m.get("where") == "local":
-            from harness.registry import get_local
+            from harness.serving.store import get_local
 
             entry = get_local(m["name"])
             if entry is not None:
@@ -187,7 +187,7 @@ def stages_from_build(build_dir: Path, host: str | None = None) -> list[Stage]:
 def _ollama_modelfile(name: str, host: str | None) -> Modelfile:
     """The Modelfile Ollama holds for ``name`` (what its GGUF is served with)."""
     from harness.backends.ollama import OllamaServer
-    from harness.modelfile import parse
+    from harness.serving.modelfile import parse
 
     server = OllamaServer(host)
     try:
@@ -488,9 +488,9 @@ def end_of_turn(h: _Handle) -> tuple[int | None, str | None]:
 def _measure(
     h: _Handle, st: Stage, ctx: dict[str, Any], cfg: DiagnoseConfig, step: Callable[[str], None]
 ) -> dict:
+    from harness.agent.protocol import REPLY_STOPS
     from harness.analysis.agreement import teacher_forced
     from harness.backends.base import ChatOptions
-    from harness.protocol import REPLY_STOPS
 
     step("prompt")
     m: dict[str, Any] = {"texts": [h.render(p) for p in ctx["prompts"]]}
@@ -517,8 +517,8 @@ def _measure(
         m["steps"] = teacher_forced(ctx["trajectories"], h.backend(), options, max_turns=cfg.agreement_turns)
     if cfg.episodes:
         step("episodes")
-        from harness.runner import RunConfig, run_suite
-        from harness.scoring import compute
+        from harness.bench.runner import RunConfig, run_suite
+        from harness.bench.scoring import compute
 
         run = RunConfig(suite=ctx["suite"].name, model=st.label, backend=st.kind, max_steps=cfg.max_steps,
                         limit=cfg.episodes, options=options)  # fmt: skip
@@ -541,9 +541,9 @@ def diagnose(
     import tempfile
     import time
 
-    from harness import diagnose_report as R
     from harness.analysis.agreement import expert_trajectories
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
+    from harness.diagnose import report as R
 
     if not stages:
         raise DiagnoseError(

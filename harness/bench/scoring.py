@@ -14,8 +14,8 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 
-from harness.env.world import TASK_TYPES
-from harness.traces import EpisodeTrace
+from harness.bench.traces import EpisodeTrace
+from harness.world.world import TASK_TYPES
 
 NOTHING = "Nothing happens."
 

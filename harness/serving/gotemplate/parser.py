@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.gotemplate.funcs import _FUNCS
-from harness.gotemplate.lexer import _lex, _Tok
-from harness.gotemplate.nodes import (
+from harness.serving.gotemplate.funcs import _FUNCS
+from harness.serving.gotemplate.lexer import _lex, _Tok
+from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
     Command,

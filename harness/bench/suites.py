@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.env.game import Game
-from harness.env.world import TASK_TYPES, World
 from harness.errors import SuiteError
+from harness.world.game import Game
+from harness.world.world import TASK_TYPES, World
 
 
 class Suite(BaseModel):
@@ -56,7 +56,7 @@ class Suite(BaseModel):
         """The suite's games in a stable order (raises DataDirError for a missing ALFWORLD_DATA)."""
         out: list[SuiteGame] = []
         if self.source == "alfworld":
-            from harness.env.loader import alfworld_data_dir, discover_games
+            from harness.world.loader import alfworld_data_dir, discover_games
 
             root = Path(data_dir) if data_dir is not None else alfworld_data_dir()
             for p in discover_games(self.split or "", root):
@@ -86,10 +86,10 @@ class SuiteGame:
 
     def world(self) -> World:
         if self.path is not None:
-            from harness.env.loader import load_world
+            from harness.world.loader import load_world
 
             return load_world(self.path)
-        from harness.env.generator import generate_world
+        from harness.world.generator import generate_world
 
         return generate_world(self.task_type, self.seed or 0)
 

@@ -6,7 +6,7 @@ import re
 from bisect import bisect_left
 from typing import Any, NamedTuple
 
-from harness.gotemplate.nodes import TemplateError
+from harness.serving.gotemplate.nodes import TemplateError
 
 
 class _Tok(NamedTuple):

@@ -16,13 +16,13 @@ Use :func:`render` for a prompt and :func:`parse` to validate a template; both r
 
 # This package's modules: ``nodes`` (syntax tree, TemplateError), ``lexer``, ``parser``, ``execute``,
 # ``funcs`` (Go values and builtins) and ``prompt`` (Ollama's layer). Everything the single module
-# ``harness.gotemplate`` held stays importable from here, private helpers included.
+# ``harness.serving.gotemplate`` held stays importable from here, private helpers included.
 # ruff: noqa: F401
 
 from __future__ import annotations
 
-from harness.gotemplate.execute import _Break, _Continue, _Exec, _execute
-from harness.gotemplate.funcs import (
+from harness.serving.gotemplate.execute import _Break, _Continue, _Exec, _execute
+from harness.serving.gotemplate.funcs import (
     _ARITY,
     _FUNCS,
     _MISSING,
@@ -45,7 +45,7 @@ from harness.gotemplate.funcs import (
     _to_json,
     _truth,
 )
-from harness.gotemplate.lexer import (
+from harness.serving.gotemplate.lexer import (
     _CHAR,
     _ESCAPE,
     _KEYWORDS,
@@ -59,7 +59,7 @@ from harness.gotemplate.lexer import (
     _Tok,
     _unquote,
 )
-from harness.gotemplate.nodes import (
+from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
     Command,
@@ -75,8 +75,8 @@ from harness.gotemplate.nodes import (
     Text,
     Var,
 )
-from harness.gotemplate.parser import _parse_nodes, _Parser, _show
-from harness.gotemplate.prompt import (
+from harness.serving.gotemplate.parser import _parse_nodes, _Parser, _show
+from harness.serving.gotemplate.prompt import (
     _JSON_NAMES,
     Template,
     _collate,

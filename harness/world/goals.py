@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from harness.env.pddl import SExpr
+from harness.world.pddl import SExpr
 
 Matcher = Callable[[tuple], Iterator[tuple]]
 _TESTS = ("not", "or", "=", "imply", "forall")

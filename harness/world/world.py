@@ -2,7 +2,7 @@
 the initial state, the goal and what it asks for.
 
 A ``World`` comes from a real ALFWorld file (``World.from_parsed``) or from the synthetic
-generator; the rules in ``harness.env.game`` treat both alike.
+generator; the rules in ``harness.world.game`` treat both alike.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from harness.env.facts import Fact, FactStore
-from harness.env.goals import GoalChecker
-from harness.env.pddl import DEFAULT_ACTION_RTYPES, ParsedGame, SExpr
+from harness.world.facts import Fact, FactStore
+from harness.world.goals import GoalChecker
+from harness.world.pddl import DEFAULT_ACTION_RTYPES, ParsedGame, SExpr
 
 # Predicates that some action changes; every other predicate is static.
 DYNAMIC_PREDICATES = frozenset(
@@ -41,6 +41,15 @@ TASK_TYPES = (
     "pick_cool_then_place_in_recep",
     "pick_two_obj_and_place",
 )
+SHORT_NAMES = {
+    "pick_and_place_simple": "pick & place",
+    "look_at_obj_in_light": "look in light",
+    "pick_clean_then_place_in_recep": "clean & place",
+    "pick_heat_then_place_in_recep": "heat & place",
+    "pick_cool_then_place_in_recep": "cool & place",
+    "pick_two_obj_and_place": "pick two",
+}
+"""Task types as the score tables name them."""
 
 
 def demangle_names(ids: list[str]) -> dict[str, str]:

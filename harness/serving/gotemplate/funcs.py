@@ -10,7 +10,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from harness.gotemplate.nodes import Struct
+from harness.serving.gotemplate.nodes import Struct
 
 
 class _FuncError(Exception):

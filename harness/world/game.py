@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from harness.env.facts import Fact, FactStore
-from harness.env.world import DYNAMIC_PREDICATES, World
+from harness.world.facts import Fact, FactStore
+from harness.world.world import DYNAMIC_PREDICATES, World
 
 TEXT_FORMATS = ("2.1.1", "0.4")
 NOTHING = "Nothing happens."
