@@ -212,7 +212,7 @@ def make_tiny_model(
         do_sample=False,
     )
     model.generation_config = gen
-    from train.sft import atomic_dir
+    from harness._util.atomic import atomic_dir
 
     def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)

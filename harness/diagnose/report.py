@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from harness.serving.quant import FLOAT_LEVELS
+
 __all__ = ["CAUSES", "REPORT_VERSION", "findings", "stage_record", "to_markdown", "verdict"]
 
 REPORT_VERSION = 1
-FLOAT_LEVELS = ("f32", "bf16", "f16")
 DEFAULT_THRESHOLDS: dict[str, float | None] = {
     "kld_float": 0.01,
     "kld_quant": 0.1,

@@ -214,7 +214,7 @@ def register_local(
         except RegistryError:
             pass
     if quantize:
-        from harness.backends.llamacpp import quantize_gguf
+        from harness.serving.quant import quantize_gguf
 
         tmp_dir = _store() / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
