@@ -19,12 +19,12 @@ import statistics
 import tempfile
 import time
 
+from harness.agent.fewshot import examples_for
+from harness.agent.protocol import REPLY_STOPS
 from harness.backends.base import ChatOptions
 from harness.backends.resolve import DEFAULT_MODEL, ensure_default_model, open_model
-from harness.fewshot import examples_for
-from harness.protocol import REPLY_STOPS
-from harness.runner import RunConfig, run_suite
-from harness.scenarios import load_suite
+from harness.bench.runner import RunConfig, run_suite
+from harness.bench.suites import load_suite
 
 
 def main() -> None:

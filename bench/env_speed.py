@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from harness.env import load_game
+from harness.world import load_game
 
 
 def main() -> None:

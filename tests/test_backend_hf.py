@@ -12,10 +12,10 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("llama_cpp")
 
+from harness.agent.protocol import SYSTEM_PROMPT, build_messages
 from harness.backends.base import ChatOptions, ModelNotFound
 from harness.backends.hf import HFBackend, sample
 from harness.backends.registry import create_backend
-from harness.protocol import SYSTEM_PROMPT, build_messages
 
 INTRO = "You are in the middle of a room. Looking quickly around you, you see a cabinet 1 and a desk 1.\n\nYour task is to: put a mug in desk."
 

@@ -13,7 +13,7 @@ import pytest
 
 from harness.backends import ChatOptions
 from harness.backends.llamacpp import _find_stop, _partial_stop
-from harness.modelfile import Modelfile, load
+from harness.serving.modelfile import Modelfile, load
 
 REPO = Path(__file__).resolve().parent.parent
 MODELFILE = load(REPO / "modelfiles" / "smollm2.Modelfile")
@@ -189,7 +189,7 @@ def test_no_template_uses_the_prompt(gguf: Path) -> None:
 
 def test_open_model_serves_the_default_model(gguf: Path) -> None:
     from harness.backends.resolve import ensure_default_model, open_model
-    from harness.registry import get_local
+    from harness.serving.store import get_local
 
     name = ensure_default_model()
     be = open_model(name)

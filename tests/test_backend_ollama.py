@@ -31,7 +31,7 @@ from harness.backends.ollama import (
     register_gguf,
     resolve_host,
 )
-from harness.modelfile import parse
+from harness.serving.modelfile import parse
 
 DONE = {
     "model": "m", "created_at": "2024-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""},
@@ -341,7 +341,7 @@ def test_live_version_and_list(live_host: str) -> None:
 def test_live_register_chat_delete(live_host: str) -> None:
     from harness._util.atomic import sha256_file
     from harness.backends.resolve import default_gguf, default_modelfile
-    from harness.modelfile import load
+    from harness.serving.modelfile import load
 
     gguf = default_gguf()
     name = "harness-test-smollm2"

@@ -22,7 +22,7 @@ def _harness(*args: str, cwd: Path | None = None, timeout: int = 600) -> subproc
 
 @pytest.fixture(scope="module")
 def tiny_merged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
     from train.data import export
     from train.tiny import conversation_texts, make_tiny_model
 

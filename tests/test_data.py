@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.protocol import SYSTEM_PROMPT, build_messages
-from harness.scenarios import load_suite
+from harness.agent.protocol import SYSTEM_PROMPT, build_messages
+from harness.bench.suites import load_suite
 from train.data import export, split_games
 
 
@@ -47,7 +47,7 @@ def test_export_formats_and_split(tmp_path: Path) -> None:
 
 def test_conversation_is_what_the_runner_sends(tmp_path: Path) -> None:
     """The exported conversation equals build_messages on the same episode (one protocol)."""
-    from harness.env.expert import solve
+    from harness.world.expert import solve
 
     suite = load_suite("synthetic-smoke")
     export(suite, tmp_path, test_fraction=0.0, limit=1)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness import diagnose_report as R
-from harness.diagnose import DiagnoseConfig, Stage, order_stages, parse_stage, stages_from_build
+from harness.diagnose import report as R
+from harness.diagnose.run import DiagnoseConfig, Stage, order_stages, parse_stage, stages_from_build
 from harness.errors import UsageError
 
 TH = dict(R.DEFAULT_THRESHOLDS)
@@ -168,8 +168,8 @@ def pipe(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def run(pipe: dict[str, Path], *specs: str, modelfile: str | None = None) -> dict[str, Any]:
-    from harness.diagnose import diagnose
-    from harness.modelfile import load
+    from harness.diagnose.run import diagnose
+    from harness.serving.modelfile import load
 
     mf = load(pipe["root"] / modelfile) if modelfile else None
     stages = [parse_stage(f"merged={pipe['model']}")] + [parse_stage(f"gguf={pipe[s]}", mf) for s in specs]
@@ -215,8 +215,8 @@ def test_missing_stop_is_harmless_when_eos_is_end_of_turn(pipe: dict[str, Path])
 def test_ollama_stage_render_is_checked(pipe: dict[str, Path], httpserver: Any) -> None:
     from werkzeug import Response
 
-    from harness.diagnose import diagnose, gguf_metadata
-    from harness.modelfile import load
+    from harness.diagnose.run import diagnose, gguf_metadata
+    from harness.serving.modelfile import load
 
     eos = gguf_metadata(pipe["f16"])["tokenizer.ggml.eos_token_id"]
     meta = {"general.architecture": "qwen2", "tokenizer.ggml.eos_token_id": eos}
@@ -271,7 +271,7 @@ def test_build_then_diagnose_cli_gates(pipe: dict[str, Path], tmp_path: Path) ->
 
 
 def test_stages_from_build_and_lineage(pipe: dict[str, Path], tmp_path: Path) -> None:
-    from harness.registry import register_local
+    from harness.serving.store import register_local
 
     adapter, merged = tmp_path / "adapter", tmp_path / "merged"
     adapter.mkdir()

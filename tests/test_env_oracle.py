@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import load_game
+from harness.world import load_game
 
 DATA = Path(__file__).parent / "data"
 FIXTURES = [

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from harness.env import load_game
+from harness.world import load_game
 
 ARRIVE = re.compile(r"^You arrive at loc \d+\. ")
 

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from harness.env import NOTHING, Game, World
-from harness.env.game import display_list
-from harness.env.pddl import parse_sexpr
-from harness.env.world import demangle_names
+from harness.world import NOTHING, Game, World
+from harness.world.game import display_list
+from harness.world.pddl import parse_sexpr
+from harness.world.world import demangle_names
 
 A = "agent1"
 START = "loc_bar_0_bar_0_bar_0_bar_0"

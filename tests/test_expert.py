@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.env import load_world
-from harness.env.expert import solve
+from harness.world import load_world
+from harness.world.expert import solve
 
 
 def _check(paths: list[Path]) -> list[int]:
@@ -41,8 +41,8 @@ def test_expert_thoughts_are_react_style(valid_seen_games: list[Path]) -> None:
 
 
 def test_expert_solves_5000_synthetic_games() -> None:
-    from harness.env.generator import generate_world
-    from harness.env.world import TASK_TYPES
+    from harness.world.generator import generate_world
+    from harness.world.world import TASK_TYPES
 
     longest = 0
     for i in range(5004):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import vocab as V
-from harness.env.game import Game
-from harness.env.generator import (
+from harness.world import vocab as V
+from harness.world.game import Game
+from harness.world.generator import (
     MAX_RECEPTACLES,
     MIN_RECEPTACLES,
     TASK_TYPES,
@@ -27,8 +27,8 @@ from harness.env.generator import (
     synthetic_id,
     world_from_id,
 )
-from harness.env.pddl import SExpr
-from harness.env.world import World
+from harness.world.pddl import SExpr
+from harness.world.world import World
 
 REPO = Path(__file__).resolve().parents[1]
 SOLVER_SEEDS = range(200)
@@ -178,7 +178,7 @@ def test_same_world_across_processes() -> None:
     cases = [(t, s) for t in TASK_TYPES for s in (3, 99)]
     code = (
         "import sys, hashlib\n"
-        "from harness.env.generator import generate_world\n"
+        "from harness.world.generator import generate_world\n"
         "for arg in sys.argv[1:]:\n"
         "    t, s = arg.split('=')\n"
         "    w = generate_world(t, int(s))\n"
@@ -333,7 +333,7 @@ def test_location_sharing_matches_real_rate() -> None:
 def real_games() -> list[World]:
     if not os.environ.get("ALFWORLD_DATA"):
         pytest.skip("ALFWORLD_DATA is not set: point it at the folder holding json_2.1.1/ to compare")
-    from harness.env.loader import discover_games, load_world
+    from harness.world.loader import discover_games, load_world
 
     return [load_world(p) for p in discover_games("valid_seen")]
 

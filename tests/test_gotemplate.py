@@ -1,4 +1,4 @@
-"""harness.gotemplate: Go text/template semantics and Ollama's prompt building, byte for byte.
+"""harness.serving.gotemplate: Go text/template semantics and Ollama's prompt building, byte for byte.
 
 Expected strings marked "Ollama" are copied from ollama/ollama ``template/template_test.go``
 and ``template/testdata``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import HarnessError
-from harness.gotemplate import TemplateError, parse, render
+from harness.serving.gotemplate import TemplateError, parse, render
 
 # Ollama's qwen2.5 template (library/qwen2.5), tool block included.
 QWEN25 = """{{- if .Messages }}

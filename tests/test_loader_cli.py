@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.env import discover_games, load_game
+from harness.bench.suites import load_suite, load_suite_file
 from harness.errors import DataDirError, GameFileError, SuiteError
-from harness.scenarios import load_suite, load_suite_file
+from harness.world import discover_games, load_game
 
 
 def harness(*args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:

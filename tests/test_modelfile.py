@@ -1,4 +1,4 @@
-"""harness.modelfile: Ollama's Modelfile rules, typed parameters, writing, shipped files.
+"""harness.serving.modelfile: Ollama's Modelfile rules, typed parameters, writing, shipped files.
 
 Cases marked "Ollama" are the vectors of ollama/ollama ``parser/parser_test.go``; the raw
 ones go through ``parse_commands`` (Ollama's ``ParseFile``), the rest through ``parse``.
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import gotemplate
 from harness.errors import HarnessError
-from harness.modelfile import Modelfile, ModelfileError, load, parse, parse_commands, write
+from harness.serving import gotemplate
+from harness.serving.modelfile import Modelfile, ModelfileError, load, parse, parse_commands, write
 
 MODELFILES = Path(__file__).resolve().parent.parent / "modelfiles"
 
@@ -347,7 +347,7 @@ def test_qwen_modelfile_renders_the_chatml_training_format() -> None:
 
 @pytest.mark.parametrize("name", ["qwen2.5-react", "llama3-react", "smollm2-react"])
 def test_react_modelfiles_system_is_the_protocol_prompt(name: str) -> None:
-    protocol = pytest.importorskip("harness.protocol")
+    protocol = pytest.importorskip("harness.agent.protocol")
     if not hasattr(protocol, "SYSTEM_PROMPT"):
-        pytest.skip("harness.protocol has no SYSTEM_PROMPT")
+        pytest.skip("harness.agent.protocol has no SYSTEM_PROMPT")
     assert load(MODELFILES / f"{name}.Modelfile").system == protocol.SYSTEM_PROMPT

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from harness.protocol import (
+from harness.agent.protocol import (
     INSTRUCTION,
     SYSTEM_PROMPT,
     build_messages,

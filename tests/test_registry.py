@@ -12,23 +12,18 @@ from pathlib import Path
 import pytest
 
 from harness.backends import ModelNotFound
+from harness.backends.catalog import list_models, register, remove_model, show_model, unknown_model
 from harness.errors import UsageError
-from harness.modelfile import parse
-from harness.registry import (
+from harness.serving.gguf_info import GGUFError, read_gguf_info
+from harness.serving.modelfile import parse
+from harness.serving.store import (
     MANIFEST_VERSION,
-    GGUFError,
     RegistryError,
     get_local,
     harness_home,
     list_local,
-    list_models,
-    read_gguf_info,
-    register,
     register_local,
     remove_local,
-    remove_model,
-    show_model,
-    unknown_model,
 )
 
 

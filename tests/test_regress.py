@@ -15,10 +15,11 @@ from harness.analysis.agreement import expert_trajectories, from_trace, summariz
 from harness.analysis.llamacpp_logits import decision_tokens
 from harness.backends.base import ChatOptions
 from harness.backends.scripted import ScriptedBackend
+from harness.bench.runner import RunConfig, run_suite
+from harness.bench.suites import load_suite
+from harness.bench.traces import EpisodeTrace
 from harness.errors import UsageError
-from harness.modelfile import load as load_modelfile
-from harness.regress import bootstrap_delta_ci, mcnemar_exact, paired_comparison, resolve_levels
-from harness.regress_report import (
+from harness.regress.report import (
     GATES,
     GatesError,
     check_gates,
@@ -28,9 +29,8 @@ from harness.regress_report import (
     load_gates,
     parse_gates,
 )
-from harness.runner import RunConfig, run_suite
-from harness.scenarios import load_suite
-from harness.traces import EpisodeTrace
+from harness.regress.run import bootstrap_delta_ci, mcnemar_exact, paired_comparison, resolve_levels
+from harness.serving.modelfile import load as load_modelfile
 
 REPO = Path(__file__).resolve().parent.parent
 QWEN_MF = REPO / "modelfiles" / "qwen2.5-react.Modelfile"
@@ -273,7 +273,7 @@ def test_regress_command_end_to_end_and_gates_catch_a_broken_level(
 ) -> None:
     from harness.analysis.llamacpp_logits import zero_tensors
     from harness.cli import main
-    from harness.registry import register_local
+    from harness.serving.store import register_local
 
     mf = load_modelfile(QWEN_MF)
     for lv in ("f16", "q8_0", "q2_k"):
@@ -378,7 +378,7 @@ def test_pytest_entry_point_gives_one_test_per_level(tiny_levels: dict[str, Path
     import sys
 
     from harness.analysis.llamacpp_logits import zero_tensors
-    from harness.registry import register_local
+    from harness.serving.store import register_local
 
     mf = load_modelfile(QWEN_MF)
     for lv in ("f16", "q8_0", "q2_k"):

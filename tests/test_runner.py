@@ -20,10 +20,10 @@ from harness.backends import (
     create_backend,
 )
 from harness.backends.scripted import ScriptedBackend
-from harness.runner import RunConfig, RunMismatch, play_episode, run_suite
-from harness.scenarios import load_suite
-from harness.scoring import has_loop, score, wilson
-from harness.traces import read_traces
+from harness.bench.runner import RunConfig, RunMismatch, play_episode, run_suite
+from harness.bench.scoring import has_loop, score, wilson
+from harness.bench.suites import load_suite
+from harness.bench.traces import read_traces
 
 TIMING = {"latency_s", "eval_duration_s", "wall_s", "harness_s"}
 
@@ -84,8 +84,8 @@ def test_rerun_into_same_folder_resumes_and_refuses_a_different_run(tmp_path: Pa
 SLOW_RUN = """
 import sys, time
 from harness.backends.policies import RandomPolicy
-from harness.runner import RunConfig, run_suite
-from harness.scenarios import load_suite
+from harness.bench.runner import RunConfig, run_suite
+from harness.bench.suites import load_suite
 
 class Slow(RandomPolicy):
     def chat(self, messages, options):

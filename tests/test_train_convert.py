@@ -35,7 +35,7 @@ AWKWARD = [
 # ------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="session")
 def react_texts(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
     from train.data import export
 
     out = tmp_path_factory.mktemp("react")

@@ -21,7 +21,7 @@ def sha(p: Path) -> str:
 
 @pytest.fixture(scope="module")
 def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
     from train.data import export
 
     out = tmp_path_factory.mktemp("react")

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 # ------------------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="session")
 def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
     from train.data import export
 
     out = tmp_path_factory.mktemp("react")
@@ -112,8 +112,8 @@ def test_label_mask_with_qwen25_tokenizer(smoke_data: Path, tmp_path: Path) -> N
 
 
 def test_messages_are_the_protocols(smoke_data: Path) -> None:
-    """ShareGPT and Alpaca records give back the conversation harness.protocol builds."""
-    from harness.scenarios import load_suite
+    """ShareGPT and Alpaca records give back the conversation harness.agent.protocol builds."""
+    from harness.bench.suites import load_suite
     from train.data import expert_episode
 
     suite = load_suite("synthetic-smoke")

@@ -1,5 +1,5 @@
 """Record the REAL ALFWorld environment (alfworld 0.4.2 + textworld 1.7.0) as an oracle for
-harness.env. Not a dependency of the project: run it in a separate venv.
+harness.world. Not a dependency of the project: run it in a separate venv.
 
     python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install alfworld==0.4.2 textworld==1.7.0
     /tmp/oracle/bin/python tools/alfworld_oracle.py probe GAME          # names, admissible commands

@@ -149,7 +149,7 @@ class Builder:
         return self._register(ggufs)
 
     def _train(self) -> Path:
-        from harness.scenarios import load_suite
+        from harness.bench.suites import load_suite
         from train.data import export
         from train.recipe import load_recipe
 
@@ -225,8 +225,8 @@ class Builder:
         return out
 
     def _register(self, ggufs: dict[str, Path]) -> list[dict]:
-        from harness.modelfile import load
-        from harness.registry import register
+        from harness.backends.catalog import register
+        from harness.serving.modelfile import load
 
         mf_path = self.plan.modelfile or _modelfile(self.recipe_modelfile or "qwen2.5-react")
         results = []

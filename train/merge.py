@@ -84,7 +84,8 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, *, dtype: str | None = N
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    from train.sft import atomic_dir, versions
+    from harness._util.atomic import atomic_dir
+    from train.sft import versions
 
     a, out = Path(adapter_dir).expanduser().resolve(), Path(out_dir).expanduser().resolve()
     is_lora = (a / "adapter_config.json").is_file()

@@ -20,9 +20,7 @@ import contextlib
 import ctypes
 import logging
 import math
-import mmap
 import os
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,35 +31,10 @@ from typing import Any
 import click
 
 from harness._util.atomic import sha256_file
-from harness.errors import HarnessError
+from harness.serving.quant import FLOAT_TYPES, LEVELS, QuantizeError, tensor_table
 from train.convert import run_cli, temp_beside
 
-
-class QuantizeError(HarnessError, ValueError):
-    """A quantization level, source file or llama.cpp run that failed."""
-
-
-# level -> tensor types llama.cpp's mixture for it uses when every row length divides.
-LEVELS: dict[str, frozenset[str]] = {
-    "q8_0": frozenset({"Q8_0"}),
-    "q6_k": frozenset({"Q6_K"}),
-    "q5_k_m": frozenset({"Q5_K", "Q6_K"}),
-    "q5_k_s": frozenset({"Q5_K", "Q6_K"}),
-    "q5_1": frozenset({"Q5_1", "Q6_K"}),
-    "q5_0": frozenset({"Q5_0", "Q6_K"}),
-    "q4_k_m": frozenset({"Q4_K", "Q5_K", "Q6_K"}),
-    "q4_k_s": frozenset({"Q4_K", "Q5_K", "Q6_K"}),
-    "q4_1": frozenset({"Q4_1", "Q6_K"}),
-    "q4_0": frozenset({"Q4_0", "Q6_K"}),
-    "iq4_nl": frozenset({"IQ4_NL", "Q5_K", "Q6_K"}),
-    "iq4_xs": frozenset({"IQ4_XS", "Q5_K", "Q6_K"}),
-    "q3_k_l": frozenset({"Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
-    "q3_k_m": frozenset({"Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
-    "q3_k_s": frozenset({"Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
-    "q2_k": frozenset({"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
-}
 DEFAULT_LEVELS = "q8_0,q6_k,q5_k_m,q5_k_s,q5_0,q4_k_m,q4_k_s,q4_0,q3_k_m,q3_k_s,q2_k"
-FLOAT_TYPES = {"F32", "F16", "BF16"}
 SOURCE_SUFFIXES = (".f32", ".f16", ".bf16")
 
 
@@ -108,63 +81,6 @@ def parse_levels(text: str) -> list[str]:
             f"unknown quantization level {', '.join(bad) or '(none given)'}; valid: {', '.join(LEVELS)}"
         )
     return levels
-
-
-_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-
-def tensor_table(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
-    """(name, shape in ggml order, type name) of each tensor in a GGUF, read from its header.
-    (gguf.GGUFReader parses every metadata value first: ~10 s for a 152k-token vocabulary.)"""
-    from gguf import GGMLQuantizationType
-
-    def fail(why: str) -> QuantizeError:
-        return QuantizeError(f"{path} is not a readable GGUF file: {why}")
-
-    try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            if buf[:4] != b"GGUF":
-                raise fail("bad magic")
-            n_tensors, n_kv = struct.unpack_from("<QQ", buf, 8)
-            pos = 24
-
-            def string() -> str:
-                nonlocal pos
-                (n,) = struct.unpack_from("<Q", buf, pos)
-                pos += 8 + n
-                return bytes(buf[pos - n : pos]).decode("utf-8", "replace")
-
-            def skip(vtype: int) -> None:
-                nonlocal pos
-                if vtype == 8:
-                    string()
-                elif vtype == 9:
-                    sub, count = struct.unpack_from("<IQ", buf, pos)
-                    pos += 12
-                    if sub in _SCALAR_SIZES:
-                        pos += count * _SCALAR_SIZES[sub]
-                    else:
-                        for _ in range(count):
-                            skip(sub)
-                else:
-                    pos += _SCALAR_SIZES[vtype]
-
-            for _ in range(n_kv):
-                string()
-                (vtype,) = struct.unpack_from("<I", buf, pos)
-                pos += 4
-                skip(vtype)
-            table = []
-            for _ in range(n_tensors):
-                name = string()
-                (n_dims,) = struct.unpack_from("<I", buf, pos)
-                dims = struct.unpack_from(f"<{n_dims}Q", buf, pos + 4)
-                (ttype,) = struct.unpack_from("<I", buf, pos + 4 + 8 * n_dims)
-                pos += 4 + 8 * n_dims + 4 + 8
-                table.append((name, tuple(int(d) for d in dims), GGMLQuantizationType(ttype).name))
-            return table
-    except (OSError, ValueError, KeyError, struct.error) as e:
-        raise fail(str(e) or type(e).__name__) from e
 
 
 def _inspect(path: Path) -> tuple[dict[str, int], list[tuple[str, str, int]], int, int]:

@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import platform
 import shutil
 import sys
@@ -32,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness._util.atomic import atomic_write_text, sha256_file
+from harness._util.atomic import atomic_dir, atomic_write_text, sha256_file
 from harness._util.cli import one_line_errors
 from train.recipe import Recipe, load_recipe, parse_overrides, recipe_from_dict
 from train.sft_data import (
@@ -80,28 +79,6 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
         if tail.isdigit() and (p / "state.json").is_file():
             found.append((int(tail), p))
     return sorted(found)
-
-
-def atomic_dir(final: Path, fill: Callable[[Path], None]) -> Path:
-    """Build a folder in a temp sibling and rename it to ``final`` once ``fill`` returns."""
-    tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        fill(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        for f in tmp.rglob("*"):  # some writers create 0600 files; make them as readable as the folder
-            f.chmod((0o777 if f.is_dir() else 0o666) & ~umask)
-        old = final.with_name(f".{final.name}.old{os.getpid()}")
-        if final.exists():
-            final.replace(old)
-        tmp.replace(final)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return final
 
 
 def _trainable(model: Any) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def conversation_texts(dataset_dir: str | Path | None = None, limit: int | None 
                 role = "user" if turn["from"] == "human" else "assistant"
                 texts.append(f"{role}\n{turn['value']}")
         return texts
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
     from train.data import expert_episode
 
     suite = load_suite("synthetic-smoke")
@@ -212,7 +212,7 @@ def make_tiny_model(
         do_sample=False,
     )
     model.generation_config = gen
-    from train.sft import atomic_dir
+    from harness._util.atomic import atomic_dir
 
     def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)

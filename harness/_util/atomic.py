@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -39,3 +41,25 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def atomic_dir(final: Path, fill: Callable[[Path], None]) -> Path:
+    """Build a folder in a temp sibling and rename it to ``final`` once ``fill`` returns."""
+    tmp = final.with_name(f".{final.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        fill(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        for f in tmp.rglob("*"):  # some writers create 0600 files; make them as readable as the folder
+            f.chmod((0o777 if f.is_dir() else 0o666) & ~umask)
+        old = final.with_name(f".{final.name}.old{os.getpid()}")
+        if final.exists():
+            final.replace(old)
+        tmp.replace(final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

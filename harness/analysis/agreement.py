@@ -10,7 +10,7 @@ different early move sends an episode elsewhere, and every later step differs).
 
 What counts as agreement, by the reference reply's kind:
 
-* a command: the model's reply parses (:func:`harness.protocol.parse_reply`) to the same
+* a command: the model's reply parses (:func:`harness.agent.protocol.parse_reply`) to the same
   normalized command — the headline *action agreement*;
 * a thought: the model also thinks (the wording of a thought is not compared);
 * an unparseable reply (baseline trajectories only): the model's reply is unparseable too.
@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.agent.protocol import SYSTEM_PROMPT, build_messages, observation_text, parse_reply
 from harness.backends.base import Backend, ChatOptions, EpisodeContext
-from harness.protocol import SYSTEM_PROMPT, build_messages, observation_text, parse_reply
 
 if TYPE_CHECKING:
-    from harness.scenarios import Suite, SuiteGame
-    from harness.traces import EpisodeTrace
+    from harness.bench.suites import Suite, SuiteGame
+    from harness.bench.traces import EpisodeTrace
 
 __all__ = [
     "StepAgreement",
@@ -63,7 +63,7 @@ class Trajectory:
     examples: list[str] | None = None
     """Few-shot transcripts in the first user turn (``fewshot`` mode)."""
     game: Any = None
-    """The game (``harness.env.Game``), for backends that read it (the ``expert`` policy)."""
+    """The game (``harness.world.Game``), for backends that read it (the ``expert`` policy)."""
 
     def messages(self, upto: int | None = None) -> Messages:
         """The chat messages before turn ``upto`` (all turns when None)."""
@@ -90,7 +90,7 @@ def expert_trajectories(
 ) -> list[Trajectory]:
     """The expert's trajectories (thoughts and commands) on suite games; unsolvable games are
     left out."""
-    from harness.env.expert import ExpertFailed, solve
+    from harness.world.expert import ExpertFailed, solve
 
     out = []
     for entry in entries:
@@ -123,7 +123,7 @@ def from_trace(
     examples: list[str] | None = None,
     game: Any = None,
 ) -> Trajectory:
-    """A model's recorded episode (:class:`harness.traces.EpisodeTrace`) as a reference, with
+    """A model's recorded episode (:class:`harness.bench.traces.EpisodeTrace`) as a reference, with
     the history exactly as the runner built it. ``intro`` is the game's first text
     (``suite.game(entry).reset()``)."""
     turns = []

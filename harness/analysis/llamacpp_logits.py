@@ -239,7 +239,7 @@ def gguf_bpw(path: Path) -> float | None:
     try:
         from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
-        from train.quantize import tensor_table
+        from harness.serving.quant import tensor_table
     except ImportError:
         return None
     n_params = n_bytes = 0

@@ -85,7 +85,7 @@ class EpisodeContext:
     """What a backend may know about the episode it plays (policies use it; models ignore it)."""
 
     game: Any
-    """The ``harness.env.Game`` being played."""
+    """The ``harness.world.Game`` being played."""
     game_id: str
     text_format: str = "2.1.1"
 

@@ -5,7 +5,7 @@
 * The model is a merged checkpoint folder, or a LoRA adapter folder (``adapter_config.json``)
   loaded on its base through peft, unmerged; a ``train.sft`` full fine-tune folder works too; or
   the name of a ``harness build`` (its merged checkpoint, from ``builds/NAME/build.json``).
-* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.gotemplate` (``Modelfile.prompt``,
+* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.serving.gotemplate` (``Modelfile.prompt``,
   byte-identical to what Ollama and the embedded backend build): the ``modelfile`` given, else a
   ``Modelfile`` inside the checkpoint folder, else ``modelfiles/qwen2.5-react.Modelfile`` (what
   ``harness build`` registers). ``template="tokenizer"`` renders with the checkpoint's own chat
@@ -47,7 +47,7 @@ from harness.backends.ollama_semantics import (
 )
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
-from harness.modelfile import Modelfile
+from harness.serving.modelfile import Modelfile
 
 __all__ = ["HFBackend", "default_modelfile", "load_checkpoint", "resolve_checkpoint"]
 
@@ -161,7 +161,7 @@ class HFBackend(StreamingChat):
         self.path = Path(path) if path is not None else resolve_checkpoint(model)
         self.model = model or self.path.name
         if isinstance(modelfile, str | Path):
-            from harness.modelfile import load
+            from harness.serving.modelfile import load
 
             modelfile = load(modelfile)
         if modelfile is None and template != "tokenizer":
@@ -173,7 +173,7 @@ class HFBackend(StreamingChat):
         self.last_result: ChatResult | None = None
         self._digest = digest
         if self.modelfile is not None:
-            from harness import gotemplate
+            from harness.serving import gotemplate
 
             gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
         self.hf, self.tokenizer, self.device = load_checkpoint(self.path, device, dtype)
@@ -400,7 +400,7 @@ def _crop(cache: Any, length: int) -> None:
 
 
 def _load_mf(path: Path) -> Modelfile | None:
-    from harness.modelfile import load
+    from harness.serving.modelfile import load
 
     return load(path) if path.is_file() else None
 

@@ -1,6 +1,6 @@
 """``llamacpp``: the embedded backend, llama-cpp-python on a GGUF, behaving like Ollama.
 
-* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.gotemplate`
+* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.serving.gotemplate`
   (``Modelfile.prompt``), never the GGUF's Jinja template; it is tokenized with special tokens
   parsed and BOS added when the vocabulary asks for it, as Ollama does.
 * Options: Ollama's defaults, then the Modelfile PARAMETERs, then the request's options
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import codecs
 import itertools
-import logging
 import os
 import time
 from collections.abc import Iterator
@@ -41,15 +40,10 @@ from harness.backends.ollama_semantics import OLLAMA_DEFAULTS, StreamingChat, fi
 from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.backends.registry import register_backend
-from harness.errors import UsageError
-from harness.modelfile import Modelfile
+from harness.serving.modelfile import Modelfile
 
-__all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend", "quantize_gguf"]
+__all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend"]
 
-QUANT_TYPES = {
-    "q4_0": 2, "q4_1": 3, "q8_0": 7, "q5_0": 8, "q5_1": 9, "q2_k": 10, "q3_k_s": 11, "q3_k_m": 12,
-    "q3_k_l": 13, "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18,
-}  # fmt: skip
 Messages = list[dict[str, str]]
 
 
@@ -82,14 +76,15 @@ class LlamaCppBackend(StreamingChat):
         **llama_kwargs: Any,
     ) -> None:
         if gguf is None:
-            from harness.registry import get_local, unknown_model
+            from harness.backends.catalog import unknown_model
+            from harness.serving.store import get_local
 
             entry = get_local(model) if model else None
             if entry is None:
                 raise unknown_model(model or "(none)")
             gguf, modelfile, digest = entry.check(), entry.parsed_modelfile(), entry.sha256
         if isinstance(modelfile, str | Path):
-            from harness.modelfile import load
+            from harness.serving.modelfile import load
 
             modelfile = load(modelfile)
         self.gguf = Path(gguf)
@@ -103,7 +98,7 @@ class LlamaCppBackend(StreamingChat):
         self._llama_kwargs = llama_kwargs
         self._llm: Any = None
         self._exact = 0  # leading cached tokens whose KV came from batched prompt evaluation
-        from harness import gotemplate
+        from harness.serving import gotemplate
 
         gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
         self._load(int(self.modelfile.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"])))
@@ -285,36 +280,6 @@ def _chunks(lo: int, hi: int, size: int) -> list[tuple[int, int]]:
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         bounds[-2] -= 1
     return list(itertools.pairwise(bounds))
-
-
-def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, info: Any = None) -> None:
-    """Quantize an F32/F16/BF16 GGUF to ``qtype`` (``q4_K_M`` …) with llama.cpp."""
-    import ctypes
-
-    from rich.console import Console
-
-    llama_cpp = _llama_cpp()
-    ftype = QUANT_TYPES.get(qtype.lower())
-    if ftype is None:
-        raise UsageError(f"unknown quantization {qtype!r}; use one of {', '.join(QUANT_TYPES)}")
-    if info is not None and info.file_type not in (0, 1, 32):
-        raise UsageError(
-            f"{src} is already quantized ({info.quantization}); --quantize needs an F16, BF16 or F32 GGUF"
-        )
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.nthread = os.cpu_count() or 1
-    log = logging.getLogger("llama-cpp-python")  # llama.cpp's own log lines go through it
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        with Console(stderr=True).status(f"quantizing to {qtype} …"):
-            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
-    finally:
-        log.setLevel(level)
-    if rc != 0:
-        Path(dst).unlink(missing_ok=True)
-        raise BackendError(f"llama.cpp could not quantize {src} to {qtype} (code {rc})")
 
 
 @register_backend("llamacpp")

@@ -40,7 +40,7 @@ from harness.backends.base import (
 )
 from harness.backends.ollama_semantics import StreamingChat
 from harness.backends.registry import register_backend
-from harness.modelfile import Modelfile
+from harness.serving.modelfile import Modelfile
 
 __all__ = ["DEFAULT_HOST", "OllamaBackend", "OllamaServer", "is_reachable", "register_gguf", "resolve_host"]
 

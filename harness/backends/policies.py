@@ -27,7 +27,7 @@ class ExpertPolicy:
         return None
 
     def begin_episode(self, ctx: EpisodeContext) -> None:
-        from harness.env.expert import ExpertFailed, solve
+        from harness.world.expert import ExpertFailed, solve
 
         try:
             self._turns = [s.text for s in solve(ctx.game.world, text_format=ctx.text_format)]

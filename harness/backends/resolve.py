@@ -34,7 +34,8 @@ def _in_ollama(name: str, host: str | None) -> bool | None:
 def resolve_backend_name(name: str, backend: str = "auto", host: str | None = None) -> str:
     """The concrete backend (``ollama`` or ``llamacpp``, or another registered backend name)
     that serves model ``name``; raises a clear error when none does."""
-    from harness.registry import get_local, unknown_model
+    from harness.backends.catalog import unknown_model
+    from harness.serving.store import get_local
 
     kind = _MODEL_BACKENDS.get(backend.lower())
     if kind is None:
@@ -71,7 +72,7 @@ def open_model(name: str, backend: str = "auto", **opts: Any) -> Backend:
             try:
                 be.server.show(name)
             except ModelNotFound:
-                from harness.registry import unknown_model
+                from harness.backends.catalog import unknown_model
 
                 raise unknown_model(name, host) from None
         return be
@@ -105,8 +106,8 @@ def default_modelfile() -> Path:
 
 def ensure_default_model() -> str:
     """Register SmolLM2 as ``smollm2`` in the local store unless it is there; returns the name."""
-    from harness.modelfile import load
-    from harness.registry import get_local, register_local
+    from harness.serving.modelfile import load
+    from harness.serving.store import get_local, register_local
 
     if get_local(DEFAULT_MODEL) is None:
         register_local(DEFAULT_MODEL, default_gguf(), load(default_modelfile()))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.env.game import Game
 from harness.errors import UsageError
+from harness.world.game import Game
 
 
 def open_game(
     game: str | None, suite: str | None, index: int | None, text_format: str | None, max_steps: int | None
 ) -> tuple[str, Game]:
     """A game from ``--game PATH`` or ``--suite NAME --index K``; returns (id, game)."""
-    from harness.env.loader import load_world
-    from harness.scenarios import load_suite
+    from harness.bench.suites import load_suite
+    from harness.world.loader import load_world
 
     if bool(game) == bool(suite):
         raise UsageError("give either --game PATH or --suite NAME (with --index K)")

@@ -86,11 +86,11 @@ def bench(
     """
     from rich.console import Console
 
+    from harness.agent.fewshot import examples_for
     from harness.backends.base import ChatOptions
-    from harness.fewshot import examples_for
+    from harness.bench.runner import RunConfig
+    from harness.bench.suites import load_suite
     from harness.report import write_reports
-    from harness.runner import RunConfig
-    from harness.scenarios import load_suite
 
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
@@ -98,7 +98,7 @@ def bench(
     if limit:
         games = games[:limit]
     backend_name, make_backend, workers = _backend_factory(model, backend, seed, workers, console)
-    from harness.protocol import REPLY_STOPS
+    from harness.agent.protocol import REPLY_STOPS
 
     stops = [s for s in REPLY_STOPS if not (multiline and s == "\n")]
     options = ChatOptions(
@@ -141,7 +141,7 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console)
     from harness.backends.resolve import DEFAULT_MODEL, ensure_default_model, open_model, resolve_backend_name
 
     if model == DEFAULT_MODEL and backend in ("auto", "llamacpp", "local", "embedded"):
-        from harness.registry import get_local
+        from harness.serving.store import get_local
 
         if get_local(model) is None:
             console.print(
@@ -173,8 +173,8 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
         TimeRemainingColumn,
     )
 
-    from harness.runner import run_suite
-    from harness.traces import read_traces
+    from harness.bench.runner import run_suite
+    from harness.bench.traces import read_traces
 
     earlier = read_traces(out / "traces.jsonl")  # a resumed run starts its counts from these
     stats = {"won": sum(t.won for t in earlier), "done": len(earlier), "tokens": 0, "gen_s": 0.0}
@@ -216,19 +216,11 @@ def _pct(stats: dict) -> str:
     return f"{stats['won']}/{stats['done']}" if stats["done"] else "–"
 
 
-SHORT = {
-    "pick_and_place_simple": "pick & place",
-    "look_at_obj_in_light": "look in light",
-    "pick_clean_then_place_in_recep": "clean & place",
-    "pick_heat_then_place_in_recep": "heat & place",
-    "pick_cool_then_place_in_recep": "cool & place",
-    "pick_two_obj_and_place": "pick two",
-}
-
-
 def _print_summary(console, results: dict, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from harness.world import SHORT_NAMES
 
     table = Table(title=f"{results['run'].get('model')} on {results['run'].get('suite')}")
     for col in (
@@ -247,7 +239,7 @@ def _print_summary(console, results: dict, out: Path) -> None:
     for name, m in rows:
         lo, hi = m["success_ci"]
         table.add_row(
-            SHORT.get(name, name),
+            SHORT_NAMES.get(name, name),
             str(m["episodes"]),
             f"{m['success_rate']:.1%}",
             f"{lo:.0%}–{hi:.0%}",

@@ -92,9 +92,9 @@ def diagnose(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from harness.diagnose import DiagnoseConfig, order_stages, parse_stage, stages_from_build
-    from harness.diagnose import diagnose as run
-    from harness.modelfile import load
+    from harness.diagnose.run import DiagnoseConfig, order_stages, parse_stage, stages_from_build
+    from harness.diagnose.run import diagnose as run
+    from harness.serving.modelfile import load
 
     console = Console(stderr=True)
     mf = load(modelfile) if modelfile else None
@@ -139,7 +139,7 @@ def _print(report: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from harness.diagnose_report import HEADERS, summary_rows
+    from harness.diagnose.report import HEADERS, summary_rows
 
     out = Console()
     table = Table(*HEADERS, title=f"diagnose {report['name']}")

@@ -48,7 +48,7 @@ def models(ctx: click.Context, backend: str, host: str | None, as_json: bool) ->
         return
     from dataclasses import asdict
 
-    from harness.registry import list_models
+    from harness.backends.catalog import list_models
 
     entries = list_models(backend, host)
     if as_json:
@@ -71,7 +71,7 @@ def models(ctx: click.Context, backend: str, host: str | None, as_json: bool) ->
 @_where_options
 def show(name: str, backend: str, host: str | None, as_json: bool) -> None:
     """Show where NAME lives, its details and its Modelfile."""
-    from harness.registry import show_model
+    from harness.backends.catalog import show_model
 
     info = show_model(name, backend, host)
     if as_json:
@@ -95,7 +95,7 @@ def show(name: str, backend: str, host: str | None, as_json: bool) -> None:
 @_where_options
 def rm(name: str, backend: str, host: str | None, as_json: bool) -> None:
     """Remove NAME (from the local store and/or Ollama, as --backend allows)."""
-    from harness.registry import remove_model
+    from harness.backends.catalog import remove_model
 
     removed = remove_model(name, backend, host)
     if as_json:

@@ -75,7 +75,7 @@ def play(
 
 
 def _play_expert(game, jsonl: bool) -> None:
-    from harness.env.expert import solve
+    from harness.world.expert import solve
 
     steps = solve(game.world, text_format=game.text_format)
     for k, st in enumerate(steps, 1):

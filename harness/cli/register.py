@@ -48,9 +48,9 @@ def register(
     harness register smollm2 --gguf SmolLM2.gguf --modelfile modelfiles/smollm2.Modelfile
     harness register qwen-react --gguf out/model-f16.gguf --quantize q4_K_M --backend ollama
     """
-    from harness import registry
+    from harness.backends import catalog
     from harness.errors import UsageError
-    from harness.modelfile import load
+    from harness.serving.modelfile import load
 
     mf = load(modelfile_path) if modelfile_path else None
     if gguf is None:
@@ -60,7 +60,7 @@ def register(
             )
         assert modelfile_path is not None
         gguf = str((Path(modelfile_path).parent / Path(mf.from_).expanduser()).resolve())
-    result = registry.register(
+    result = catalog.register(
         name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=not quiet
     )
     where = "Ollama" if result.where == "ollama" else "the local store"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.regress import DEFAULT_LEVELS
+from harness.regress.run import DEFAULT_LEVELS
 
 PHASES = ("episodes", "agreement", "divergence")
 
@@ -88,10 +88,10 @@ def regress(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness.backends.resolve import resolve_backend_name
+    from harness.bench.suites import load_suite
     from harness.cli.bench import _safe, default_suite
-    from harness.regress import RegressPlan, resolve_levels, run_regress
-    from harness.regress_report import GatesFailed, failed, finish, load_gates
-    from harness.scenarios import load_suite
+    from harness.regress.report import GatesFailed, failed, finish, load_gates
+    from harness.regress.run import RegressPlan, resolve_levels, run_regress
 
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
@@ -135,7 +135,7 @@ def _print(console, results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.regress_report import level_table
+    from harness.regress.report import level_table
 
     head, rows = level_table(results)
     keep = ["level", "bpw", "success (95% CI)", "Δ success [95% CI]", "McNemar p", "agree base", "same reply",

@@ -9,7 +9,7 @@ import click
 @click.argument("name", required=False)
 def suites(name: str | None) -> None:
     """List the suites, or the games of suite NAME."""
-    from harness.scenarios import available_suites, load_suite, load_suite_file
+    from harness.bench.suites import available_suites, load_suite, load_suite_file
 
     if name is None:
         for n, path in available_suites().items():

@@ -1,26 +1,7 @@
-"""ALFWorld's text world without TextWorld: load real ``game.tw-pddl`` files (or synthetic
-scenes) and play them with ALFWorld's own commands and feedback.
+"""Moved to :mod:`harness.world`; this name stays so that ``from harness.env import load_game``
+keeps working. New code imports from ``harness.world``."""
 
-    from harness.env import load_game
-    game = load_game(path)              # a game.tw-pddl file
-    first = game.reset()                # the intro TextWorld prints
-    r = game.step("go to countertop 1") # r.observation, r.won, r.done
-    game.admissible_commands()          # list[str]
-"""
+from harness import world as _world
+from harness.world import *  # noqa: F403
 
-from harness.env.game import NOTHING, TEXT_FORMATS, Game, StepResult
-from harness.env.loader import discover_games, load_game, load_world
-from harness.env.world import TASK_TYPES, GoalSpec, World
-
-__all__ = [
-    "NOTHING",
-    "TASK_TYPES",
-    "TEXT_FORMATS",
-    "Game",
-    "GoalSpec",
-    "StepResult",
-    "World",
-    "discover_games",
-    "load_game",
-    "load_world",
-]
+__all__ = _world.__all__

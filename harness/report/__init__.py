@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 
 from harness._util.atomic import atomic_write_text
+from harness.bench.scoring import score
+from harness.bench.traces import EpisodeTrace, read_traces
 from harness.errors import HarnessError
 from harness.report.html import render_html
 from harness.report.markdown import metrics_table, render_markdown
-from harness.scoring import score
-from harness.traces import EpisodeTrace, read_traces
 
 RESULTS_VERSION = 1
 

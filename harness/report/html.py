@@ -7,8 +7,8 @@ import base64
 import html
 import io
 
+from harness.bench.traces import EpisodeTrace
 from harness.report.markdown import COLUMNS, _cell
-from harness.traces import EpisodeTrace
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}

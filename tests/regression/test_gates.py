@@ -49,7 +49,7 @@ if not MODEL:
 def _levels() -> list[str]:
     if env := os.environ.get("HARNESS_REGRESS_LEVELS", "").strip():
         return [x.strip() for x in env.split(",") if x.strip()]
-    from harness.regress_report import load_gates
+    from harness.regress.report import load_gates
 
     return [lv for lv in load_gates(GATES) if lv != "default" and lv != BASELINE]
 

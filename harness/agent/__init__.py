@@ -1,0 +1,1 @@
+"""The ReAct protocol the agent speaks: messages, reply parsing, few-shot examples."""

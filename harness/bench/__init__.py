@@ -1,0 +1,1 @@
+"""Benchmarking: scenario suites, the episode runner, traces and scoring."""

@@ -1,0 +1,447 @@
+"""Gates and reports of ``harness regress``: thresholds per level (YAML), a JUnit file with one
+test case per level × gate, and ``results.json`` + ``report.md`` + a self-contained
+``report.html`` (plots inlined).
+
+A gates file (see ``regress/gates.yaml``)::
+
+    version: 1
+    levels:
+      default:                  # every level not named below (never the baseline)
+        max_success_drop_pt: 10
+      q8_0:
+        max_success_drop_pt: 1  # success may drop by at most 1 point vs the baseline
+        max_mean_kld: 0.005
+      q4_k_m:
+        max_success_drop_pt: 5
+        min_agreement: 0.90     # rates are fractions: 0.90, not 90
+
+A level's gates are looked up by its label (``q4_k_m``), then its model name
+(``tiny:q4_k_m``), then ``default``. A gate whose metric is unavailable (no GGUF for the
+divergence, no command in the baseline's trajectories) is *skipped*, not failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness._util.atomic import atomic_write_text
+from harness._util.yamlfile import read_yaml
+from harness.errors import HarnessError
+
+RESULTS_VERSION = 1
+
+# gate key -> (metric, "max" | "min", what it measures, format)
+GATES: dict[str, tuple[str, str, str, str]] = {
+    "max_success_drop_pt": ("success_drop_pt", "max", "success drop vs the baseline (points)", "{:.1f} pt"),
+    "max_progress_drop_pt": ("progress_drop_pt", "max", "progress drop vs the baseline (points)", "{:.1f} pt"),
+    "min_success": ("success_rate", "min", "success rate", "{:.1%}"),
+    "min_p_value": ("p_value", "min", "exact McNemar p-value vs the baseline", "{:.3g}"),
+    "max_invalid_rate": ("invalid_rate", "max", "invalid-command rate", "{:.1%}"),
+    "min_agreement": ("agreement_baseline", "min", "teacher-forced action agreement with the baseline", "{:.1%}"),
+    "min_expert_agreement": ("agreement_expert", "min", "teacher-forced action agreement with the expert", "{:.1%}"),
+    "min_exact_agreement": ("exact_agreement", "min", "replies identical to the baseline's (teacher-forced)", "{:.1%}"),
+    "max_mean_kld": ("mean_kld", "max", "mean KL divergence from the baseline", "{:.5f}"),
+    "max_p99_kld": ("p99_kld", "max", "99th percentile KL divergence", "{:.5f}"),
+    "min_same_top1": ("same_top1", "min", "same top-1 token as the baseline", "{:.1%}"),
+    "max_ppl_ratio": ("ppl_ratio", "max", "perplexity ratio vs the baseline", "{:.4f}"),
+}  # fmt: skip
+FRACTIONS = {"min_success", "max_invalid_rate", "min_agreement", "min_expert_agreement", "min_exact_agreement",
+             "min_same_top1", "min_p_value"}  # fmt: skip
+Gates = dict[str, dict[str, float]]
+
+
+class GatesError(HarnessError, ValueError):
+    """A gates file is missing or invalid."""
+
+
+class GatesFailed(HarnessError):
+    """At least one gate failed (the reports are written)."""
+
+    exit_code = 3
+
+
+def parse_gates(data: Any, source: str = "gates") -> Gates:
+    """Validate a gates mapping (``{"version": 1, "levels": {level: {gate: threshold}}}``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("levels"), dict):
+        raise GatesError(
+            f"{source}: expected a mapping with 'levels:' (level → gates); see regress/gates.yaml"
+        )
+    if data.get("version", 1) != 1:
+        raise GatesError(f"{source}: version {data['version']} is not supported (use version: 1)")
+    if unknown := set(data) - {"version", "levels"}:
+        raise GatesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))} (use version, levels)")
+    out: Gates = {}
+    for level, gates in data["levels"].items():
+        if not isinstance(gates, dict):
+            raise GatesError(f"{source}: level {level!r} needs a mapping of gate: threshold")
+        out[str(level)] = {}
+        for key, value in gates.items():
+            if key not in GATES:
+                raise GatesError(f"{source}: {level}: unknown gate {key!r} (known: {', '.join(GATES)})")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise GatesError(f"{source}: {level}: {key} must be a number, not {value!r}")
+            if key in FRACTIONS and not 0 <= value <= 1:
+                raise GatesError(f"{source}: {level}: {key} is a fraction in [0, 1] (write 0.9 for 90 %)")
+            out[str(level)][key] = float(value)
+    return out
+
+
+def load_gates(path: str | Path) -> Gates:
+    p = Path(path)
+    data, _ = read_yaml(p, "the gates file", GatesError)
+    return parse_gates(data, str(p))
+
+
+def gates_for(gates: Gates, label: str, model: str) -> dict[str, float]:
+    for key in (label, model, "default"):
+        if key in gates:
+            return gates[key]
+    return {}
+
+
+@dataclass
+class GateResult:
+    level: str
+    model: str
+    gate: str
+    threshold: float
+    value: float | None
+    status: str
+    """``pass``, ``fail`` or ``skip``."""
+    message: str
+
+
+def metrics(row: dict, base: dict) -> dict[str, float | None]:
+    """The flat metrics gates and tables read, for one level row of :func:`run_regress`."""
+    ep = (row.get("episodes") or {}).get("overall") or {}
+    bep = (base.get("episodes") or {}).get("overall") or {}
+    paired = row.get("paired") or {}
+    agree = row.get("agreement") or {}
+    div = row.get("divergence") or {}
+
+    def drop(key: str) -> float | None:
+        return 100 * (bep[key] - ep[key]) if key in ep and key in bep else None
+
+    return {
+        "success_rate": ep.get("success_rate"),
+        "success_drop_pt": drop("success_rate"),
+        "progress_rate": ep.get("progress_rate"),
+        "progress_drop_pt": drop("progress_rate"),
+        "p_value": paired.get("p_value"),
+        "invalid_rate": ep.get("invalid_rate"),
+        "parse_failure_rate": ep.get("parse_failure_rate"),
+        "mean_steps": ep.get("mean_steps"),
+        "gen_tokens_per_s": ep.get("gen_tokens_per_s"),
+        "agreement_baseline": (agree.get("baseline") or {}).get("action_agreement"),
+        "agreement_expert": (agree.get("expert") or {}).get("action_agreement"),
+        "exact_agreement": (agree.get("baseline") or {}).get("exact_agreement"),
+        "mean_kld": div.get("mean_kld"),
+        "p99_kld": div.get("p99_kld"),
+        "same_top1": div.get("same_top1"),
+        "ppl_ratio": div.get("ppl_ratio"),
+    }
+
+
+def check_gates(levels: dict[str, dict], baseline: str, gates: Gates) -> list[GateResult]:
+    """One result per (non-baseline) level × gate that applies to it."""
+    out = []
+    for label, row in levels.items():
+        if label == baseline:
+            continue
+        for key, threshold in gates_for(gates, label, row["model"]).items():
+            metric, sense, what, fmt = GATES[key]
+            value = row["metrics"].get(metric)
+            if value is None:
+                status, msg = "skip", f"{what}: not measured for {label}"
+            else:
+                ok = value <= threshold if sense == "max" else value >= threshold
+                rel = ("≤" if ok else ">") if sense == "max" else ("≥" if ok else "<")
+                status = "pass" if ok else "fail"
+                msg = f"{what}: {fmt.format(value)} {rel} {fmt.format(threshold)}"
+            out.append(GateResult(label, row["model"], key, threshold, value, status, msg))
+    return out
+
+
+def junit_xml(results: list[GateResult], suite_name: str) -> str:
+    """JUnit XML: one test case per level × gate (classname ``regress.<level>``)."""
+    fails = sum(r.status == "fail" for r in results)
+    skips = sum(r.status == "skip" for r in results)
+    root = ET.Element("testsuites", name="harness regress", tests=str(len(results)), failures=str(fails))
+    suite = ET.SubElement(
+        root, "testsuite", name=suite_name, tests=str(len(results)), failures=str(fails), skipped=str(skips)
+    )
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname=f"regress.{r.level}", name=r.gate, time="0")
+        if r.status == "fail":
+            ET.SubElement(case, "failure", message=r.message, type="gate").text = r.message
+        elif r.status == "skip":
+            ET.SubElement(case, "skipped", message=r.message)
+        ET.SubElement(case, "system-out").text = r.message
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def finish(raw: dict, run: dict, gates: Gates | None, out: Path, junit: Path | None = None) -> dict:
+    """Add metrics and gate results to ``raw`` (from :func:`run_regress`), write
+    ``results.json``, ``report.md``, ``report.html`` (and the JUnit file); return the results."""
+    base = raw["levels"][run["baseline"]]
+    for row in raw["levels"].values():
+        row["metrics"] = metrics(row, base)
+    checked = check_gates(raw["levels"], run["baseline"], gates or {})
+    results = {
+        "version": RESULTS_VERSION,
+        "run": run,
+        **raw,
+        "gates": {"file": run.get("gates_file"), "results": [asdict(r) for r in checked]},
+    }
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2))
+    atomic_write_text(out / "report.md", render_markdown(results))
+    atomic_write_text(out / "report.html", render_html(results))
+    if junit is not None:
+        atomic_write_text(junit, junit_xml(checked, f"regress {run.get('name') or run['baseline']}"))
+    return results
+
+
+def failed(results: dict) -> list[dict]:
+    return [g for g in results["gates"]["results"] if g["status"] == "fail"]
+
+
+# ---------------------------------------------------------------------------------- tables
+ANCHOR = ("llama.cpp README, Llama-3 8B on wikitext, mean KLD vs F16: Q8_0 0.0014 · Q6_K 0.0055 · "
+          "Q5_K_M 0.011 · Q4_K_M 0.031 · Q4_0 0.072 · Q3_K_M 0.10 · Q2_K 0.45")  # fmt: skip
+Table = tuple[list[str], list[list[str]]]
+
+
+def _f(v: Any, spec: str) -> str:
+    return "–" if v is None else spec.format(v)
+
+
+def _status(results: dict, label: str) -> str:
+    mine = [g for g in results["gates"]["results"] if g["level"] == label]
+    if label == results["run"]["baseline"]:
+        return "baseline"
+    if not mine:
+        return "–"
+    bad = [g["gate"] for g in mine if g["status"] == "fail"]
+    return ("FAIL: " + ", ".join(bad)) if bad else f"pass ({sum(g['status'] == 'pass' for g in mine)})"
+
+
+def level_table(results: dict) -> Table:
+    head = ["level", "quant", "size MB", "bpw", "tok/s", "success (95% CI)", "Δ success [95% CI]", "McNemar p",
+            "progress", "invalid", "parse fail", "steps", "agree base", "same reply", "agree expert", "mean KLD",
+            "p99 KLD", "same top-1", "ppl ratio", "gates"]  # fmt: skip
+    rows = []
+    for label, row in results["levels"].items():
+        m, p = row["metrics"], row.get("paired") or {}
+        ci = ((row.get("episodes") or {}).get("overall") or {}).get("success_ci")
+        succ = _f(m["success_rate"], "{:.1%}") + (f" ({ci[0]:.0%}–{ci[1]:.0%})" if ci else "")
+        dci = p.get("delta_ci")
+        delta = _f(p.get("delta"), "{:+.1%}") + (f" [{dci[0]:+.0%}, {dci[1]:+.0%}]" if dci else "")
+        pval = _f(m["p_value"], "{:.3g}")
+        if label == results["run"]["baseline"]:
+            delta = pval = "–"
+        rows.append([label, str(row.get("quantization") or "–"), _f(row.get("size") and row["size"] / 1e6, "{:.1f}"),
+                     _f(row.get("bpw"), "{:.2f}"), _f(m["gen_tokens_per_s"], "{:.0f}"), succ, delta,
+                     pval, _f(m["progress_rate"], "{:.1%}"), _f(m["invalid_rate"], "{:.1%}"),
+                     _f(m["parse_failure_rate"], "{:.1%}"), _f(m["mean_steps"], "{:.1f}"),
+                     _f(m["agreement_baseline"], "{:.1%}"), _f(m["exact_agreement"], "{:.1%}"),
+                     _f(m["agreement_expert"], "{:.1%}"), _f(m["mean_kld"], "{:.5f}"), _f(m["p99_kld"], "{:.5f}"),
+                     _f(m["same_top1"], "{:.1%}"), _f(m["ppl_ratio"], "{:.4f}"), _status(results, label)])  # fmt: skip
+    return head, rows
+
+
+def _task_types(results: dict, pick: Any) -> list[str]:
+    seen: list[str] = []
+    for row in results["levels"].values():
+        seen += [t for t in pick(row) if t not in seen]
+    return seen
+
+
+def agreement_table(results: dict, which: str) -> Table:
+    """Action agreement per task type with the ``expert`` or ``baseline`` trajectories."""
+
+    def by(row: dict) -> dict:
+        return ((row.get("agreement") or {}).get(which) or {}).get("by_task_type") or {}
+
+    types = _task_types(results, by)
+    head = ["task type", *results["levels"]]
+    rows = [[t] + [_f(by(r).get(t, {}).get("action_agreement"), "{:.0%}") for r in results["levels"].values()]
+            for t in types]  # fmt: skip
+    return head, rows
+
+
+def delta_table(results: dict) -> Table:
+    """Success delta vs the baseline per task type, with the McNemar p-value."""
+
+    def by(row: dict) -> dict:
+        return (row.get("paired") or {}).get("by_task_type") or {}
+
+    types = _task_types(results, by)
+    head = ["task type", *results["levels"]]
+    rows = [[t] + [(f"{by(r)[t]['delta']:+.0%} (p {by(r)[t]['p_value']:.2g})" if t in by(r) else "–")
+                   for r in results["levels"].values()] for t in types]  # fmt: skip
+    return head, rows
+
+
+def gates_table(results: dict) -> Table:
+    head = ["level", "gate", "threshold", "value", "result"]
+    rows = [[g["level"], g["gate"], f"{g['threshold']:g}", _f(g["value"], "{:.4g}"), g["status"].upper()]
+            for g in results["gates"]["results"]]  # fmt: skip
+    return head, rows
+
+
+def _md(table: Table) -> str:
+    head, rows = table
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def _summary(results: dict) -> str:
+    gs = results["gates"]["results"]
+    if not gs:
+        return "no gates"
+    n = {s: sum(g["status"] == s for g in gs) for s in ("fail", "pass", "skip")}
+    return f"gates: {n['fail']} failed, {n['pass']} passed, {n['skip']} skipped"
+
+
+def _header(results: dict) -> tuple[str, str]:
+    run, s = results["run"], results["suite"]
+    title = f"Regression: {run.get('name') or ''} levels vs {run['baseline']} on {s['name']}".replace(
+        "  ", " "
+    )
+    sub = (f"{s['games']} games · max steps {run.get('max_steps')} · mode {run.get('mode')} · seed {run.get('seed')}"
+           f" · backend {run.get('backend')} · gold set {len(results['gold'])} expert trajectories")  # fmt: skip
+    return title, sub
+
+
+def render_markdown(results: dict) -> str:
+    title, sub = _header(results)
+    parts = [f"# {title}", "", sub, "", f"**{_summary(results)}**", "", "## Levels", "", _md(level_table(results)),
+             "", "Δ success: paired vs the baseline (bootstrap 95 % interval), exact McNemar p; agree base / "
+             "agree expert: teacher-forced action agreement (same command) on the baseline's / the expert's "
+             "trajectories; same reply: teacher-forced replies identical to the baseline's; mean / p99 KLD, "
+             "same top-1 and ppl ratio on the assistant tokens of the expert trajectories.", "", f"Reference ({ANCHOR}).", "",
+             "## Action agreement with the expert, per task type", "", _md(agreement_table(results, "expert")), "",
+             "## Action agreement with the baseline, per task type", "", _md(agreement_table(results, "baseline")),
+             "", "## Success delta per task type", "", _md(delta_table(results)), ""]  # fmt: skip
+    if results["gates"]["results"]:
+        parts += ["## Gates", "", _md(gates_table(results)), ""]
+    if notes := results["run"].get("notes"):
+        parts += ["## Notes", "", *[f"- {n}" for n in notes], ""]
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------- html
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+td:first-child,th:first-child{text-align:left}.FAIL{color:#a00;font-weight:bold}img{max-width:32%;margin:4px}"""
+
+
+def _html_table(table: Table) -> str:
+    head, rows = table
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+
+    def td(c: str) -> str:
+        cls = ' class="FAIL"' if c.startswith("FAIL") else ""
+        return f"<td{cls}>{html.escape(c)}</td>"
+
+    return (
+        f"<table><tr>{th}</tr>"
+        + "".join("<tr>" + "".join(td(c) for c in r) + "</tr>" for r in rows)
+        + "</table>"
+    )
+
+
+def _plots(results: dict) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    out: list[str] = []
+
+    def emit(fig: Any) -> None:
+        buf = io.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=90)
+        plt.close(fig)
+        out.append(base64.b64encode(buf.getvalue()).decode())
+
+    rows = [(lb, r) for lb, r in results["levels"].items() if r.get("bpw")]
+    if rows:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        for lb, r in rows:
+            m = r["metrics"]
+            ci = ((r.get("episodes") or {}).get("overall") or {}).get("success_ci")
+            if m["success_rate"] is None:
+                continue
+            err = [[m["success_rate"] - ci[0]], [ci[1] - m["success_rate"]]] if ci else None
+            ax.errorbar([r["bpw"]], [m["success_rate"]], yerr=err, fmt="o", capsize=3)
+            ax.annotate(
+                lb, (r["bpw"], m["success_rate"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+        ax.set(
+            xlabel="bits per weight", ylabel="success", ylim=(-0.05, 1.05), title="Success vs bits per weight"
+        )
+        emit(fig)
+        kld = sorted(((lb, r) for lb, r in rows if r["metrics"]["mean_kld"]), key=lambda x: x[1]["bpw"])
+        if kld:
+            fig, ax = plt.subplots(figsize=(5, 3.4))
+            xs = [r["bpw"] for _, r in kld]
+            ax.plot(xs, [r["metrics"]["mean_kld"] for _, r in kld], "o", label="mean")
+            ax.plot(xs, [r["metrics"]["p99_kld"] for _, r in kld], "s", mfc="none", label="p99")
+            for lb, r in kld:
+                xy = (r["bpw"], r["metrics"]["mean_kld"])
+                ax.annotate(lb, xy, fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax.set(xlabel="bits per weight", ylabel="KLD vs baseline", yscale="log")
+            ax.set_title("KL divergence vs bits per weight")
+            ax.legend(fontsize=8)
+            emit(fig)
+    for which in ("baseline", "expert"):  # the baseline's trajectories isolate quantization damage
+        head, trows = agreement_table(results, which)
+        if any(c != "–" for r in trows for c in r[1:]):
+            break
+    else:
+        return out
+    from harness.world.world import SHORT_NAMES
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    width = 0.8 / max(1, len(head) - 1)
+    for j, lb in enumerate(head[1:]):
+        vals = [float(r[j + 1].rstrip("%")) / 100 if r[j + 1] != "–" else 0.0 for r in trows]
+        ax.bar([i + j * width for i in range(len(trows))], vals, width, label=lb)
+    names = [SHORT_NAMES.get(r[0], r[0]) for r in trows]
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(trows))], names, rotation=20, fontsize=7)
+    ax.set(
+        ylim=(0, 1.3),
+        yticks=[0, 0.25, 0.5, 0.75, 1],
+        title=f"Action agreement with the {which} per task type",
+    )
+    ax.legend(fontsize=6, ncol=4, loc="upper center")
+    emit(fig)
+    return out
+
+
+def render_html(results: dict) -> str:
+    title, sub = _header(results)
+    imgs = "".join(f'<img src="data:image/png;base64,{b}">' for b in _plots(results))
+    gates = f"<h2>Gates</h2>{_html_table(gates_table(results))}" if results["gates"]["results"] else ""
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in results["run"].get("notes") or [])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>
+<p><b>{_summary(results)}</b></p><h2>Levels</h2>{_html_table(level_table(results))}
+<p>Reference: {html.escape(ANCHOR)}.</p><div>{imgs}</div>
+<h2>Action agreement with the expert, per task type</h2>{_html_table(agreement_table(results, "expert"))}
+<h2>Action agreement with the baseline, per task type</h2>{_html_table(agreement_table(results, "baseline"))}
+<h2>Success delta per task type</h2>{_html_table(delta_table(results))}{gates}
+{"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}</body></html>
+"""

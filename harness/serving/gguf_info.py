@@ -1,0 +1,119 @@
+"""What a GGUF file's header says about the model: architecture, name, file type, context length.
+
+:func:`read_gguf_info` reads and checks only the header (magic, version, metadata key/values),
+never the tensor data; every problem is a :class:`GGUFError` with a one-line fix.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import HarnessError
+from harness.serving.quant import FILE_TYPES
+
+__all__ = ["FILE_TYPES", "GGUFError", "GGUFInfo", "read_gguf_info"]
+
+
+class GGUFError(HarnessError, ValueError):
+    """A file that is missing, unreadable or not a GGUF model."""
+
+
+@dataclass
+class GGUFInfo:
+    """What the GGUF header says about a model."""
+
+    version: int
+    tensor_count: int
+    architecture: str | None = None
+    name: str | None = None
+    file_type: int | None = None
+    context_length: int | None = None
+
+    @property
+    def quantization(self) -> str | None:
+        """``Q4_K_M`` style name of ``general.file_type``, when known."""
+        return None if self.file_type is None else FILE_TYPES.get(self.file_type, f"type{self.file_type}")
+
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}  # fmt: skip
+
+
+def read_gguf_info(path: str | Path) -> GGUFInfo:
+    """Read and check a GGUF header (magic ``GGUF``, version, metadata); raises :class:`GGUFError`."""
+    p = Path(path)
+    if not p.exists():
+        raise GGUFError(f"{p}: no such file; give the path of a .gguf model")
+    if not p.is_file():
+        raise GGUFError(f"{p}: not a file; give the path of a .gguf model")
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) != b"GGUF":
+                raise GGUFError(
+                    f"{p}: not a GGUF file (no GGUF magic bytes); convert the model to GGUF first"
+                )
+            return _read_header(fh, p)
+    except OSError as e:
+        raise GGUFError(f"{p}: cannot read it ({e.strerror})") from None
+    except (struct.error, UnicodeDecodeError, EOFError):
+        raise GGUFError(f"{p}: truncated or corrupt GGUF header; re-create the file") from None
+
+
+def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
+    def num(fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        raw = fh.read(size)
+        if len(raw) != size:
+            raise EOFError
+        return struct.unpack(fmt, raw)[0]
+
+    (version,) = struct.unpack("<I", fh.read(4).ljust(4, b"\0"))
+    if version not in (1, 2, 3):
+        raise GGUFError(f"{p}: unsupported GGUF version {version} (this reads versions 1-3)")
+    count_fmt = "<I" if version == 1 else "<Q"
+    tensor_count, kv_count = num(count_fmt), num(count_fmt)
+    if kv_count > 1_000_000 or tensor_count > 10_000_000:
+        raise GGUFError(f"{p}: corrupt GGUF header (implausible counts); re-create the file")
+
+    def string() -> str:
+        n = num(count_fmt)
+        if n > 1 << 26:
+            raise EOFError
+        raw = fh.read(n)
+        if len(raw) != n:
+            raise EOFError
+        return raw.decode("utf-8")
+
+    def value(kind: int) -> Any:
+        if kind in _SCALARS:
+            return num(_SCALARS[kind])
+        if kind == 8:
+            return string()
+        if kind == 9:
+            item, n = num("<I"), num(count_fmt)
+            if item in _SCALARS:
+                fh.seek(struct.calcsize(_SCALARS[item]) * n, os.SEEK_CUR)
+            else:
+                for _ in range(n):
+                    value(item)
+            return None
+        raise GGUFError(f"{p}: corrupt GGUF header (unknown value type {kind}); re-create the file")
+
+    meta: dict[str, Any] = {}
+    for _ in range(kv_count):
+        key = string()
+        meta[key] = value(num("<I"))
+    arch = meta.get("general.architecture")
+    ctx = meta.get(f"{arch}.context_length") if arch else None
+    return GGUFInfo(
+        version=version,
+        tensor_count=tensor_count,
+        architecture=arch,
+        name=meta.get("general.name"),
+        file_type=meta.get("general.file_type"),
+        context_length=ctx,
+    )

@@ -1,0 +1,326 @@
+"""Ollama Modelfiles: parse and write them by Ollama's own rules (``parser/parser.go``).
+
+* Commands (``FROM PARAMETER TEMPLATE SYSTEM ADAPTER LICENSE MESSAGE REQUIRES``, plus
+  Ollama's ``DRAFT RENDERER PARSER``) are case-insensitive; ``#`` starts a comment only at
+  the start of a line; values are trimmed; ``"..."`` and ``\"\"\"...\"\"\"`` may span lines
+  and have no escapes.
+* ``PARAMETER`` names are checked against Ollama's options (``api/types.go``) and values
+  typed; repeated ``stop`` collects into a list; deprecated names are dropped with a warning.
+* Errors are :class:`ModelfileError` with the line number:
+  ``Modelfile line 3: unknown parameter "foo"``.
+
+``parse(text)`` and ``load(path)`` give a :class:`Modelfile`; ``Modelfile.to_text()`` (or
+``write(mf)``) writes one that parses back to the same value.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+__all__ = [
+    "DEPRECATED_PARAMETERS",
+    "PARAMETER_TYPES",
+    "Command",
+    "Modelfile",
+    "ModelfileError",
+    "load",
+    "parse",
+    "parse_commands",
+    "write",
+]
+
+# Options and Runner fields of Ollama's api/types.go, by JSON name.
+PARAMETER_TYPES: dict[str, type] = {
+    "num_keep": int, "seed": int, "num_predict": int, "top_k": int, "top_p": float,
+    "min_p": float, "typical_p": float, "repeat_last_n": int, "temperature": float,
+    "repeat_penalty": float, "presence_penalty": float, "frequency_penalty": float,
+    "stop": list, "num_ctx": int, "num_batch": int, "num_gpu": int, "main_gpu": int,
+    "use_mmap": bool, "num_thread": int,
+}  # fmt: skip
+# Ollama accepts these, prints a warning and ignores them.
+DEPRECATED_PARAMETERS = frozenset({
+    "penalize_newline", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mlock",
+    "mirostat", "mirostat_tau", "mirostat_eta",
+})  # fmt: skip
+MESSAGE_ROLES = ("system", "user", "assistant")
+_COMMANDS = ("from", "license", "template", "system", "adapter", "draft", "renderer", "parser",
+             "parameter", "message", "requires")  # fmt: skip
+_BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+          "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}  # fmt: skip
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+_SEMVER = re.compile(r"v?(\d+)(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+
+
+class ModelfileError(HarnessError, ValueError):
+    """A Modelfile that Ollama would refuse; ``line`` is 1-based, or None for the whole file."""
+
+    def __init__(self, reason: str, line: int | None = None, source: str | None = None):
+        self.reason, self.line, self.source = reason, line, source
+        where = source or "Modelfile"
+        super().__init__(f"{where} line {line}: {reason}" if line else f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One raw command: ``name`` is the lower-case keyword (``from``, ``parameter`` ...),
+    ``key`` the parameter name of a PARAMETER or the role of a MESSAGE, ``args`` the value."""
+
+    name: str
+    args: str
+    line: int
+    key: str = ""
+
+
+@dataclass
+class Modelfile:
+    """A parsed Modelfile. ``parameters`` keeps the file's order; ``stop`` is a list."""
+
+    from_: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    template: str | None = None
+    system: str | None = None
+    adapters: list[str] = field(default_factory=list)
+    licenses: list[str] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    requires: str | None = None
+    draft: str | None = None
+    renderer: str | None = None
+    parser: str | None = None
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    @property
+    def adapter(self) -> str | None:
+        """The adapter Ollama uses (the last ADAPTER), or None."""
+        return self.adapters[-1] if self.adapters else None
+
+    @property
+    def license(self) -> str | None:
+        """All LICENSE texts joined by a blank line, or None."""
+        return "\n\n".join(self.licenses) if self.licenses else None
+
+    def to_text(self) -> str:
+        """The Modelfile text; ``parse(mf.to_text()) == mf``."""
+        out = [f"FROM {_encode(self.from_, 'FROM')}"]
+        out += [f"ADAPTER {_encode(a, 'ADAPTER')}" for a in self.adapters]
+        for name, value in (("DRAFT", self.draft), ("TEMPLATE", self.template), ("SYSTEM", self.system)):
+            if value is not None:
+                out.append(f"{name} {_encode(value, name)}")
+        for key, value in self.parameters.items():
+            for item in value if isinstance(value, list) else [value]:
+                out.append(f"PARAMETER {key} {_encode(_format_param(item), f'PARAMETER {key}')}")
+        for role, content in self.messages:
+            out.append(f"MESSAGE {role} {_encode(content, 'MESSAGE')}")
+        out += [f"LICENSE {_encode(text, 'LICENSE')}" for text in self.licenses]
+        for name, value in (
+            ("REQUIRES", self.requires),
+            ("RENDERER", self.renderer),
+            ("PARSER", self.parser),
+        ):
+            if value is not None:
+                out.append(f"{name} {_encode(value, name)}")
+        return "\n".join(out) + "\n"
+
+    def prompt(self, messages: Sequence[Mapping[str, Any]]) -> str:
+        """The prompt Ollama's chat endpoint would build for ``messages`` with this model:
+        MESSAGE history first, SYSTEM in front unless the request starts with a system
+        message, then TEMPLATE (Ollama's default ``{{ .Prompt }}`` when there is none)."""
+        from harness.serving import gotemplate
+
+        msgs: list[Mapping[str, Any]] = [{"role": r, "content": c} for r, c in self.messages]
+        msgs += list(messages)
+        if self.system and (not messages or messages[0].get("role") != "system"):
+            msgs.insert(0, {"role": "system", "content": self.system})
+        return gotemplate.render(self.template or "{{ .Prompt }}", msgs)
+
+
+def write(mf: Modelfile) -> str:
+    """Same as ``mf.to_text()``."""
+    return mf.to_text()
+
+
+def load(path: str | Path) -> Modelfile:
+    """Read and parse a Modelfile (UTF-8, or UTF-16 with a BOM, as Ollama reads it)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ModelfileError(f"cannot read it ({e.strerror}); check the path", source=str(path)) from None
+    try:
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            text = raw.decode("utf-16")
+        else:
+            text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ModelfileError(f"not UTF-8 text ({e.reason} at byte {e.start})", source=str(path)) from None
+    return parse(text, source=str(path))
+
+
+def parse(text: str, *, source: str | None = None) -> Modelfile:
+    """Parse Modelfile text; ``source`` (a path) prefixes error messages."""
+    commands = parse_commands(text, source=source)
+    mf = Modelfile(from_="")
+    have_from = False
+    for cmd in commands:
+        name, args = cmd.name, cmd.args
+        if name == "from":
+            if not args:
+                raise ModelfileError("FROM needs a model name or a path to weights", cmd.line, source)
+            mf.from_, have_from = args, True
+        elif name == "parameter":
+            _add_parameter(mf, cmd, source)
+        elif name == "message":
+            mf.messages.append((cmd.key, args))
+        elif name == "adapter":
+            mf.adapters.append(args)
+        elif name == "license":
+            mf.licenses.append(args)
+        elif name == "requires":
+            if not _SEMVER.fullmatch(args):
+                raise ModelfileError(
+                    f'REQUIRES must be a version such as 0.14.0, got "{args}"', cmd.line, source
+                )
+            mf.requires = args.removeprefix("v")
+        elif name in ("template", "system", "draft", "renderer", "parser"):  # the last one wins
+            setattr(mf, name, args)
+    if not have_from:
+        raise ModelfileError("no FROM line; add one such as `FROM ./model.gguf`", source=source)
+    return mf
+
+
+def _add_parameter(mf: Modelfile, cmd: Command, source: str | None) -> None:
+    name, raw = cmd.key, cmd.args
+    kind = PARAMETER_TYPES.get(name)
+    if kind is None:
+        if name in DEPRECATED_PARAMETERS:
+            mf.warnings.append(f"line {cmd.line}: parameter {name} is deprecated and ignored")
+            return
+        close = difflib.get_close_matches(name.lower(), PARAMETER_TYPES, n=1)
+        hint = f' (did you mean "{close[0]}"?)' if close else f"; known: {', '.join(PARAMETER_TYPES)}"
+        raise ModelfileError(f'unknown parameter "{name}"{hint}', cmd.line, source)
+    value: Any = raw
+    if kind is int and _INT.fullmatch(raw) and -(2**63) <= int(raw) < 2**63:
+        value = int(raw)
+    elif kind is float and _FLOAT.fullmatch(raw):
+        value = float(raw)
+    elif kind is bool and raw in _BOOLS:
+        value = _BOOLS[raw]
+    elif kind is list:
+        mf.parameters.setdefault(name, []).append(raw)
+        return
+    elif kind is not str:
+        want = {int: "an integer", float: "a number", bool: "true or false"}[kind]
+        raise ModelfileError(f'parameter "{name}" must be {want}, got "{raw}"', cmd.line, source)
+    mf.parameters[name] = value
+
+
+def _format_param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _unquote(s: str) -> tuple[str, bool]:
+    """Ollama's unquote: strip ``\"\"\"`` or ``"`` pairs; (value, complete)."""
+    if s.startswith('"""'):
+        return (s[3:-3], True) if len(s) >= 6 and s.endswith('"""') else ("", False)
+    if s.startswith('"'):
+        return (s[1:-1], True) if len(s) >= 2 and s.endswith('"') else ("", False)
+    return s, True
+
+
+def parse_commands(text: str, *, source: str | None = None) -> list[Command]:
+    """Ollama's ``ParseFile`` state machine: the raw commands, no typing or FROM check."""
+
+    def fail(reason: str, at: int) -> ModelfileError:
+        return ModelfileError(reason, at, source)
+
+    text = text.removeprefix("\ufeff")
+    commands: list[Command] = []
+    state, buf, line = "nil", "", 1
+    name, cmd_line, key = "", 0, ""
+    for i, ch in enumerate(text):
+        newline = ch in "\r\n"
+        if state == "nil":
+            if ch == "#":
+                state = "comment"
+            elif not (newline or ch in " \t"):
+                state, buf, cmd_line = "name", ch if ch.isprintable() else "", line
+        elif state == "comment":
+            state = "nil" if newline else "comment"
+        elif state == "name":
+            if ch.isascii() and ch.isalpha():
+                buf += ch
+            elif buf.lower() not in _COMMANDS or not (newline or ch in " \t"):
+                raise fail(_unknown_command(buf if newline or ch in " \t" else buf + ch), cmd_line)
+            elif newline:
+                raise fail(f"unexpected end of line: {buf.upper()} has no value", cmd_line)
+            else:
+                name, buf = buf.lower(), ""
+                state = {"parameter": "param", "message": "role"}.get(name, "value")
+        elif state in ("param", "role"):
+            what = "PARAMETER" if state == "param" else "MESSAGE"
+            if ch.isascii() and (ch.isalpha() or (state == "param" and (ch.isdigit() or ch == "_"))):
+                buf += ch
+            elif ch in " \t" and not buf:
+                raise fail(
+                    f"{what} takes a single space before its name (Ollama reads an empty name)", cmd_line
+                )
+            elif ch in " \t" and state == "role" and buf not in MESSAGE_ROLES:
+                raise fail(f'invalid MESSAGE role "{buf}"; use one of system, user, assistant', cmd_line)
+            elif ch in " \t":
+                state, buf, key = "value", "", buf
+            elif newline:
+                raise fail(f'unexpected end of line: {what} {buf} has no value; add "<value>"', cmd_line)
+            else:
+                raise fail(f"invalid character {ch!r} in {what} name {buf!r}", cmd_line)
+        elif state == "value":
+            value, complete = _unquote(buf.strip()) if newline else ("", False)
+            if complete:
+                commands.append(Command(name, value, cmd_line, key))
+                state, buf, key = "nil", "", ""
+            elif newline or ch in " \t" or ch.isprintable():
+                buf += ch
+        if ch == "\n" or (ch == "\r" and text[i + 1 : i + 2] != "\n"):
+            line += 1
+    if state == "value":
+        value, complete = _unquote(buf.strip())
+        if not complete:
+            raise fail(f"unexpected end of file: the quoted {name.upper()} value is never closed", cmd_line)
+        commands.append(Command(name, value, cmd_line, key))
+    elif state == "name":
+        known = buf.lower() in _COMMANDS
+        raise fail(
+            f"unexpected end of file: {buf.upper()} has no value" if known else _unknown_command(buf),
+            cmd_line,
+        )
+    elif state in ("param", "role"):
+        what = "PARAMETER" if state == "param" else "MESSAGE"
+        raise fail(f"unexpected end of file: {what} {buf} has no value", cmd_line)
+    return commands
+
+
+def _unknown_command(word: str) -> str:
+    return f'unknown command "{word}"; use one of ' + ", ".join(c.upper() for c in _COMMANDS)
+
+
+def _encode(value: str, what: str) -> str:
+    """The shortest spelling (bare, ``"…"``, ``\"\"\"…\"\"\"``) that Ollama reads back as ``value``."""
+    quoted = [f'"{value}"', f'"""{value}"""']
+    candidates = ([value] if value else []) + (quoted[::-1] if "\n" in value else quoted)
+    for cand in candidates:
+        try:
+            cmds = parse_commands(f"SYSTEM {cand}\n")
+        except ModelfileError:
+            continue
+        if len(cmds) == 1 and cmds[0].args == value:
+            return cand
+    raise ModelfileError(f"{what} value {value!r} cannot be written so that Ollama reads it back unchanged")

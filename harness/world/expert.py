@@ -1,0 +1,272 @@
+"""A planner that solves ALFWorld games the way a careful person would.
+
+It knows only what the text has shown it: the receptacles listed in the intro, and the
+contents of each receptacle once it has gone there or opened it. It searches the receptacles
+that can hold the object it needs (ALFWorld's ``canContain`` affordances, the same priors
+ALFWorld's hand-coded expert uses) before the rest, remembers everything it has seen, and
+explains itself with ReAct-style thoughts. Deterministic: same game → same trajectory.
+
+    steps = solve(world)          # list[ExpertStep], each a thought or a command
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.world.game import Game
+from harness.world.priors import prior
+from harness.world.world import World
+
+_TRANSFORM_ACTION = {"clean": "cleanobject", "heat": "heatobject", "cool": "coolobject"}
+_TRANSFORM_PROP = {"clean": "cleanable", "heat": "heatable", "cool": "coolable"}
+
+
+class ExpertFailed(RuntimeError):
+    """The planner could not solve the game (it is unsolvable with what is there)."""
+
+
+class _Won(Exception):
+    """Raised inside the planner the moment the goal holds (episodes end on the win)."""
+
+
+@dataclass(frozen=True)
+class ExpertStep:
+    """One turn: ``text`` is either ``think: …`` or a command; ``observation`` is the reply
+    (``OK.`` after a thought, as in ReAct)."""
+
+    text: str
+    observation: str
+    won: bool = False
+
+    @property
+    def is_thought(self) -> bool:
+        return self.text.startswith("think:")
+
+
+def _type_word(t: str | None) -> str:
+    return (t or "object").removesuffix("type")
+
+
+def _group(names: list[str]) -> str:
+    """``['cabinet 1', 'cabinet 2', 'countertop 1']`` → ``cabinet (1-2), countertop (1)``."""
+    by_stem: dict[str, list[int]] = {}
+    for n in names:
+        stem, _, num = n.rpartition(" ")
+        by_stem.setdefault(stem, []).append(int(num) if num.isdigit() else 0)
+    parts = []
+    for stem, nums in by_stem.items():
+        nums.sort()
+        rng = f"{nums[0]}" if len(nums) == 1 else f"{nums[0]}-{nums[-1]}"
+        parts.append(f"{stem} ({rng})")
+    return ", ".join(parts)
+
+
+class _Planner:
+    def __init__(self, world: World, text_format: str) -> None:
+        self.w = world
+        self.game = Game(world, text_format=text_format)
+        self.text_format = text_format
+        self.steps: list[ExpertStep] = []
+        self.seen: dict[str, str] = {}  # object id -> receptacle id where it was last seen
+        self.checked: set[str] = set()
+        self.placed: set[str] = set()
+        self.game.reset()
+
+    # -- acting --------------------------------------------------------------------------
+    def think(self, text: str) -> None:
+        self.steps.append(ExpertStep(f"think: {text}", "OK."))
+
+    def do(self, command: str) -> str:
+        r = self.game.step(command)
+        if not r.admissible:
+            raise ExpertFailed(f"planner issued an inadmissible command: {command!r}")
+        self.steps.append(ExpertStep(command, r.observation, r.won))
+        if r.won:
+            raise _Won
+        return r.observation
+
+    def name(self, i: str) -> str:
+        return self.w.names[i]
+
+    def _observe(self, r: str) -> None:
+        """Remember what the last observation showed inside ``r``."""
+        for o in self.game.contents(r):
+            self.seen[o] = r
+        self.checked.add(r)
+
+    def visit(self, r: str) -> None:
+        """Get to see inside ``r``: go there (or examine it when already there), open it if closed."""
+        g, w = self.game, self.w
+        if r not in g.receptacles_here():
+            self.do(f"go to {self.name(r)}")
+        elif r in self.checked and not (w.has("openable", r) and not g.is_open(r)):
+            return
+        elif not w.has("openable", r) or g.is_open(r):
+            self.do(f"examine {self.name(r)}")
+        if w.has("openable", r) and not g.is_open(r):
+            self.do(f"open {self.name(r)}")
+        if not w.has("openable", r) or g.is_open(r):
+            self._observe(r)
+
+    # -- search --------------------------------------------------------------------------
+    def _matches(self, o: str, otype: str | None, prop: str | None) -> bool:
+        w = self.w
+        if otype is not None and w.otype.get(o) != otype:
+            return False
+        if prop is not None and not w.has(prop, o):
+            return False
+        if o in self.placed:
+            return False
+        return prop == "toggleable" or w.has("pickupable", o)
+
+    def _known(self, otype: str | None, prop: str | None) -> tuple[str, str] | None:
+        for o, r in sorted(self.seen.items(), key=lambda kv: self.name(kv[0])):
+            if self._matches(o, otype, prop) and o in self.game.contents(r):
+                return o, r
+        return None
+
+    def find(self, otype: str | None, prop: str | None = None, *, exclude_recs: frozenset = frozenset()):
+        """Search until an object of ``otype`` (with static property ``prop``) is seen."""
+        w, word = self.w, _type_word(otype)
+        hit = self._known(otype, prop)
+        if hit:
+            return hit
+        score = {r: prior(otype or "", w.rtype.get(r, "")) for r in w.receptacles}
+        likely = sorted((r for r in w.receptacles if score[r] > 0), key=lambda r: -score[r])
+        likely += [
+            r
+            for r in w.receptacles
+            if score[r] == 0 and otype and w.has("cancontain", w.rtype.get(r, ""), otype)
+        ]
+        others = [r for r in w.receptacles if r not in likely]
+        order = [r for r in likely + others if r not in self.checked and r not in exclude_recs]
+        if likely:
+            names = [self.name(r) for r in likely if r not in self.checked]
+            if names:
+                self.think(
+                    f"First I need to find a {word}. A {word} is more likely to appear in "
+                    f"{_group(names)}. I can check one by one, starting with {names[0]}."
+                )
+        for r in order:
+            self.visit(r)
+            hit = self._known(otype, prop)
+            if hit:
+                o, where = hit
+                return o, where
+        raise ExpertFailed(f"no {word} found in any receptacle")
+
+    def take(self, o: str, r: str) -> None:
+        if r not in self.game.receptacles_here():
+            self.do(f"go to {self.name(r)}")
+        if self.w.has("openable", r) and not self.game.is_open(r):
+            self.do(f"open {self.name(r)}")
+        self.do(f"take {self.name(o)} from {self.name(r)}")
+        self.seen.pop(o, None)
+
+    def receptacle_of_types(self, types: tuple[str, ...]) -> str:
+        for r in self.w.receptacles:
+            if self.w.rtype.get(r) in types:
+                return r
+        raise ExpertFailed(f"no receptacle of type {', '.join(types)}")
+
+    def go(self, r: str) -> None:
+        if r not in self.game.receptacles_here():
+            self.do(f"go to {self.name(r)}")
+
+    def put(self, o: str, r: str) -> None:
+        self.go(r)
+        if self.w.has("openable", r) and not self.game.is_open(r):
+            self.do(f"open {self.name(r)}")
+        verb = "put {} in/on {}" if self.text_format == "2.1.1" else "move {} to {}"
+        self.do(verb.format(self.name(o), self.name(r)))
+        self._observe(r)
+        self.placed.add(o)
+
+    # -- tasks ---------------------------------------------------------------------------
+    def destination(self, otype: str | None) -> str:
+        spec, w = self.w.spec, self.w
+        cands = [r for r in w.receptacles if w.rtype.get(r) == spec.receptacle_type]
+        if not cands:
+            raise ExpertFailed(f"no {_type_word(spec.receptacle_type)} in this room")
+        # A destination that already holds a placed object (pick two) comes first.
+        cands.sort(key=lambda r: (not any(o in self.placed for o in self.game.contents(r)),))
+        return cands[0]
+
+    def solve(self) -> list[ExpertStep]:
+        spec = self.w.spec
+        obj_word = _type_word(spec.object_type)
+        if spec.task_type == "look_at_obj_in_light":
+            lamp_word = _type_word(spec.toggle_type)
+            self.think(
+                f"To solve the task, I need to find and take a {obj_word}, then find and use a {lamp_word}."
+            )
+            o, r = self.find(spec.object_type)
+            self.think(f"Now I find a {obj_word} ({self.name(o).split()[-1]}). Next, I need to take it.")
+            self.take(o, r)
+            self.think(
+                f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
+            )
+            lamp, lr = self.find(spec.toggle_type, "toggleable")
+            self.go(lr)
+            self.think(f"Now I find a {lamp_word} ({self.name(lamp).split()[-1]}). Next, I need to use it.")
+            self.do(f"use {self.name(lamp)}")
+            return self._finish()
+        dest_word = _type_word(spec.receptacle_type)
+        transform = spec.transform
+        prop = _TRANSFORM_PROP.get(transform) if transform else None
+        if transform:
+            tool_types = self.w.action_rtypes[_TRANSFORM_ACTION[transform]]
+            tool = self.receptacle_of_types(tool_types)
+            self.think(
+                f"To solve the task, I need to find and take a {obj_word}, then {transform} it with "
+                f"{self.name(tool)}, then put it in/on {dest_word}."
+            )
+        elif spec.count >= 2:
+            self.think(
+                f"To solve the task, I need to find and take the first {obj_word}, then put it in/on "
+                f"{dest_word}, then find and take the second {obj_word}, then put it in/on {dest_word}."
+            )
+        else:
+            self.think(
+                f"To solve the task, I need to find and take a {obj_word}, then put it in/on {dest_word}."
+            )
+        for k in range(spec.count):
+            exclude = frozenset(
+                r
+                for r in self.w.receptacles
+                if k > 0 and any(o in self.placed for o in self.game.contents(r))
+            )
+            o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
+            num = self.name(o).split()[-1]
+            self.think(f"Now I find a {obj_word} ({num}). Next, I need to take it.")
+            self.take(o, r)
+            if transform:
+                self.think(
+                    f"Now I take a {obj_word} ({num}). Next, I need to go to {self.name(tool)} and {transform} it."
+                )
+                self.go(tool)
+                self.do(f"{transform} {self.name(o)} with {self.name(tool)}")
+            dest = self.destination(spec.object_type)
+            done_word = {"clean": "clean", "heat": "heat", "cool": "cool"}.get(transform or "", "take")
+            self.think(
+                f"Now I {done_word} a {obj_word} ({num}). Next, I need to put it in/on {self.name(dest)}."
+            )
+            self.put(o, dest)
+            if self.game.won:
+                break
+        return self._finish()
+
+    def _finish(self) -> list[ExpertStep]:
+        if not self.game.won:
+            raise ExpertFailed("the plan ran out without reaching the goal")
+        return self.steps
+
+
+def solve(world: World, *, text_format: str = "2.1.1") -> list[ExpertStep]:
+    """Plan and play ``world`` from its start; returns every step (thoughts included), ending
+    with the step that wins. Raises ``ExpertFailed`` if the goal cannot be reached."""
+    planner = _Planner(world, text_format)
+    try:
+        return planner.solve()
+    except _Won:
+        return planner.steps
