@@ -76,7 +76,7 @@ def import_gguf(spec: str | Path, out: str | Path) -> Path:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from train.sft import atomic_dir
+    from harness._util.atomic import atomic_dir
 
     src = resolve_gguf(str(spec))
     out = Path(out)

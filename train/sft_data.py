@@ -2,7 +2,7 @@
 and batching. Used by ``train.sft``.
 
 Each conversation is rendered with the tokenizer's own ``chat_template`` (system + alternating
-user/assistant: exactly the messages ``harness.protocol`` sends at evaluation). Labels are -100
+user/assistant: exactly the messages ``harness.agent.protocol`` sends at evaluation). Labels are -100
 everywhere except the content of assistant turns and the end-of-turn token that closes them
 (``<|im_end|>`` for ChatML): the model learns thoughts and commands, never observations, the
 system prompt or the task text.

@@ -88,7 +88,7 @@ def check_ollama() -> Check:
 
 
 def check_alfworld() -> Check:
-    from harness.env.loader import ALFWORLD_SPLITS, discover_games
+    from harness.world.loader import ALFWORLD_SPLITS, discover_games
     from harness.errors import HarnessError
 
     value = os.environ.get("ALFWORLD_DATA")
@@ -145,7 +145,7 @@ def check_factory() -> Check:
 
 
 def check_disk() -> Check:
-    from harness.registry import harness_home
+    from harness.serving.store import harness_home
 
     places = {"builds": Path.cwd(), "store": harness_home()}
     facts: dict[str, Any] = {}
