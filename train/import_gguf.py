@@ -57,16 +57,9 @@ def resolve_gguf(spec: str) -> Path:
 
 
 def _file_type(path: Path) -> str:
-    from gguf import GGUFReader, LlamaFileType
+    from harness.serving.gguf_info import read_gguf_info
 
-    field = GGUFReader(str(path)).fields.get("general.file_type")
-    if field is None:
-        return "unknown"
-    value = int(field.parts[field.data[0]][0])
-    try:
-        return LlamaFileType(value).name.removeprefix("MOSTLY_")
-    except ValueError:
-        return str(value)
+    return read_gguf_info(path).quantization or "unknown"
 
 
 def import_gguf(spec: str | Path, out: str | Path) -> Path:

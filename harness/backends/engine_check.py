@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["EngineReport", "check_engine"]
+__all__ = ["EngineReport", "check_engine", "interpret"]
 
 REBUILD = "rerun scripts/setup (it rebuilds llama-cpp-python with portable CPU flags)"
 BATCH = 64
@@ -121,23 +121,26 @@ def check_engine(gguf: str | Path | None = None, timeout: float = 180.0) -> Engi
             gguf=str(gguf),
             error=f"the embedded engine's smoke check took over {timeout:.0f} s; {REBUILD}",
         )
+    return interpret(proc, str(gguf))
+
+
+def interpret(proc: subprocess.CompletedProcess, gguf: str) -> EngineReport:
+    """The report for a finished child: its JSON facts, or one line for a crash or an error."""
     if proc.returncode < 0:
         name = _signal_name(proc.returncode)
         return EngineReport(
-            ok=False, gguf=str(gguf),
+            ok=False, gguf=gguf,
             error=f"the embedded engine crashed ({name}) on a {BATCH}-token batch: it was built for another CPU; {REBUILD}",
         )  # fmt: skip
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         if "No module named 'llama_cpp'" in proc.stderr:
-            return EngineReport(
-                ok=False, gguf=str(gguf), error=f"llama-cpp-python is not installed; {REBUILD}"
-            )
+            return EngineReport(ok=False, gguf=gguf, error=f"llama-cpp-python is not installed; {REBUILD}")
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return EngineReport(
-            ok=False, gguf=str(gguf), error=f"the embedded engine failed its smoke check ({last}); {REBUILD}"
+            ok=False, gguf=gguf, error=f"the embedded engine failed its smoke check ({last}); {REBUILD}"
         )
     facts = json.loads(proc.stdout.strip().splitlines()[-1])
-    return EngineReport(ok=True, gguf=str(gguf), features=_features(facts["system_info"]), **facts)
+    return EngineReport(ok=True, gguf=gguf, features=_features(facts["system_info"]), **facts)
 
 
 def main(argv: list[str] | None = None) -> int:
