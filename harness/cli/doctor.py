@@ -88,8 +88,8 @@ def check_ollama() -> Check:
 
 
 def check_alfworld() -> Check:
-    from harness.world.loader import ALFWORLD_SPLITS, discover_games
     from harness.errors import HarnessError
+    from harness.world.loader import ALFWORLD_SPLITS, discover_games
 
     value = os.environ.get("ALFWORLD_DATA")
     if not value:
