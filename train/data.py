@@ -155,6 +155,30 @@ def export(
     return manifest
 
 
+def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode: int = 2) -> dict:
+    """Play ``model`` (or read a bench run) on the train games and append DAgger records to
+    ``react_train_sharegpt.json``; returns the updated manifest (also written)."""
+    from harness._util.atomic import atomic_write_text
+    from train.dagger import dagger_records, play_model
+
+    train_games = set(manifest["train_games"])
+    traces = [t for t in play_model(suite, model, out / "dagger-run") if t.game_id in train_games]
+    records = dagger_records(suite, traces, per_episode=per_episode, games=train_games)
+    path = out / "react_train_sharegpt.json"
+    data = json.loads(path.read_text()) + records
+    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
+    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
+    manifest["dagger"] = {
+        "model": model,
+        "episodes_played": len(traces),
+        "won": sum(t.won for t in traces),
+        "records": len(records),
+        "per_episode": per_episode,
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    return manifest
+
+
 @click.command("data")
 @click.option(
     "--suite",
@@ -170,8 +194,22 @@ def export(
 @click.option(
     "--no-system", is_flag=True, help="Leave the system prompt out (use the Modelfile's SYSTEM instead)."
 )
+@click.option(
+    "--dagger",
+    metavar="MODEL|RUN",
+    help="Also play MODEL on the suite's train games (or reuse a bench run folder) and add the "
+    "expert's recoveries from the states it reached (train.dagger).",
+)
+@click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 def command(
-    suite: str | None, out_dir: str, test_fraction: float, seed: int, limit: int | None, no_system: bool
+    suite: str | None,
+    out_dir: str,
+    test_fraction: float,
+    seed: int,
+    limit: int | None,
+    no_system: bool,
+    dagger: str | None,
+    dagger_per_episode: int,
 ) -> None:
     """Write react_{train,test}_{alpaca,sharegpt}.json + dataset_info.json into --out.
 
@@ -196,6 +234,13 @@ def command(
             limit=limit,
             system=None if no_system else SYSTEM_PROMPT,
             progress=lambda _id: bar.advance(task),
+        )
+    if dagger:
+        manifest = add_dagger(s, Path(out_dir), manifest, dagger, dagger_per_episode)
+        d = manifest["dagger"]
+        click.echo(
+            f"dagger: {dagger} played {d['episodes_played']} games (won {d['won']}); "
+            f"{d['records']} recovery conversations added to react_train_sharegpt.json"
         )
     click.echo(
         f"{manifest['episodes']} episodes from {s.name} → {out_dir}: "

@@ -70,6 +70,17 @@ def record_messages(rec: dict[str, Any]) -> list[dict[str, str]]:
         msgs += [{"role": "user", "content": query}, {"role": "assistant", "content": rec["output"]}]
     else:
         raise DatasetError("a record needs 'conversations' (ShareGPT) or 'instruction' (Alpaca)")
+    skip = rec.get("supervise_from", 0)
+    if not isinstance(skip, int) or skip < 0:
+        raise DatasetError(f"supervise_from={skip!r}: want the index of the first supervised assistant turn")
+    # DAgger records (train.dagger): the first assistant turns are the model's own history,
+    # context only; training starts at the expert's turns.
+    k = 0
+    for m in msgs:
+        if m["role"] == "assistant":
+            if k < skip:
+                m["train"] = False  # type: ignore[assignment]
+            k += 1
     return msgs
 
 
@@ -94,7 +105,7 @@ def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str
     eos = tokenizer.eos_token
     spans: list[tuple[int, int]] = []
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or m.get("train") is False:
             continue
         head = _render(tokenizer, messages[:i], gen=True)
         upto = _render(tokenizer, messages[: i + 1])

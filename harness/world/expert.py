@@ -19,6 +19,7 @@ from harness.world.world import World
 
 _TRANSFORM_ACTION = {"clean": "cleanobject", "heat": "heatobject", "cool": "coolobject"}
 _TRANSFORM_PROP = {"clean": "cleanable", "heat": "heatable", "cool": "coolable"}
+_TRANSFORMED = {"clean": "isclean", "heat": "ishot", "cool": "iscool"}
 
 
 class ExpertFailed(RuntimeError):
@@ -256,6 +257,89 @@ class _Planner:
                 break
         return self._finish()
 
+    # -- from a mid-episode state (DAgger labels) ----------------------------------------
+    def replay(self, commands: list[str]) -> None:
+        """Play someone else's commands (inadmissible ones do nothing), remembering what they
+        showed; they are not the planner's steps."""
+        for cmd in commands:
+            r = self.game.step(cmd)
+            if r.admissible:
+                for rec in self.game.receptacles_here():
+                    if not self.w.has("openable", rec) or self.game.is_open(rec):
+                        self._observe(rec)
+            for o in self.game.holding():
+                self.seen.pop(o, None)
+            if self.game.won:
+                return
+
+    def _goal_object(self, o: str) -> bool:
+        """``o`` is of the goal's type and, when the task transforms it, already transformed."""
+        spec = self.w.spec
+        if self.w.otype.get(o) != spec.object_type:
+            return False
+        return not spec.transform or self.game.fact(_TRANSFORMED[spec.transform], o)
+
+    def put_down(self, o: str) -> None:
+        """Free the hands: put ``o`` in/on a receptacle here (else the first one) that holds it."""
+        w = self.w
+
+        def holds(r: str) -> bool:
+            return w.has("cancontain", w.rtype.get(r, ""), w.otype.get(o, ""))
+
+        here = [r for r in self.game.receptacles_here() if holds(r)]
+        fits = here or [r for r in w.receptacles if holds(r)]
+        if not fits:
+            raise ExpertFailed(f"nowhere to put {self.name(o)} down")
+        self.think(f"I do not need the {self.name(o)}. I put it down first.")
+        self.put(o, fits[0])
+        self.placed.discard(o)
+
+    def resume(self) -> list[ExpertStep]:
+        """Finish the task from the current state (after :meth:`replay`): keep a useful held
+        object, put a useless one down, count goal objects already in place."""
+        spec, g = self.w.spec, self.game
+        lamp_task = spec.task_type == "look_at_obj_in_light"
+        dests = {r for r in self.w.receptacles if self.w.rtype.get(r) == spec.receptacle_type}
+        done = set() if lamp_task else {o for r in dests for o in g.contents(r) if self._goal_object(o)}
+        self.placed |= done
+        keep = None
+        for h in g.holding():
+            if self.w.otype.get(h) == spec.object_type and h not in done:
+                keep = h
+            else:
+                self.put_down(h)
+        obj_word = _type_word(spec.object_type)
+        if lamp_task:
+            if keep is None:
+                o, r = self.find(spec.object_type)
+                self.take(o, r)
+            lamp, lr = self.find(spec.toggle_type, "toggleable")
+            self.go(lr)
+            self.think(f"Now I have the {obj_word}. Next, I need to use {self.name(lamp)}.")
+            self.do(f"use {self.name(lamp)}")
+            return self._finish()
+        prop = _TRANSFORM_PROP.get(spec.transform) if spec.transform else None
+        for k in range(max(0, spec.count - len(done))):
+            if keep is not None and k == 0:
+                o = keep
+            else:
+                exclude = frozenset(r for r in dests if any(x in self.placed for x in g.contents(r)))
+                o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
+                self.take(o, r)
+            if spec.transform and not self._goal_object(o):
+                tool = self.receptacle_of_types(self.w.action_rtypes[_TRANSFORM_ACTION[spec.transform]])
+                self.think(
+                    f"Now I have a {obj_word}. Next, I need to {spec.transform} it with {self.name(tool)}."
+                )
+                self.go(tool)
+                self.do(f"{spec.transform} {self.name(o)} with {self.name(tool)}")
+            dest = self.destination(spec.object_type)
+            self.think(f"Now I have a {obj_word} ready. Next, I need to put it in/on {self.name(dest)}.")
+            self.put(o, dest)
+            if g.won:
+                break
+        return self._finish()
+
     def _finish(self) -> list[ExpertStep]:
         if not self.game.won:
             raise ExpertFailed("the plan ran out without reaching the goal")
@@ -268,5 +352,21 @@ def solve(world: World, *, text_format: str = "2.1.1") -> list[ExpertStep]:
     planner = _Planner(world, text_format)
     try:
         return planner.solve()
+    except _Won:
+        return planner.steps
+
+
+def solve_from(world: World, commands: list[str], *, text_format: str = "2.1.1") -> list[ExpertStep]:
+    """The expert's steps from the state that ``commands`` (anyone's, e.g. a model's, played
+    from the start) lead to, through the win; empty when those commands already won. The
+    planner knows what those commands showed, as a person watching would. These are DAgger's
+    labels: the first step is what the expert would do next. Raises ``ExpertFailed`` when the
+    game cannot be won from there."""
+    planner = _Planner(world, text_format)
+    planner.replay(commands)
+    if planner.game.won:
+        return []
+    try:
+        return planner.resume()
     except _Won:
         return planner.steps
