@@ -1,15 +1,30 @@
-"""Backends by name. A backend module registers a factory with ``@register_backend``;
-``create_backend`` imports the module only when that backend is used."""
+"""Backends by name, registered one way for built-ins and plugins alike.
+
+A backend (or policy) is a factory ``(model=..., **options) -> Backend`` registered with
+``@register_backend("name")``. Built-in modules are imported only when their backend is used
+(``BUILTIN``), so ``harness --help`` stays instant. Third-party packages add backends through
+the ``react_harness.backends`` entry-point group (as llm's plugins or inspect_ai's
+``@modelapi`` do)::
+
+    # the plugin's pyproject.toml
+    [project.entry-points."react_harness.backends"]
+    mybackend = "my_pkg.backend:make"      # a factory, or a module that uses @register_backend
+
+``harness bench MODEL --backend mybackend`` then works like a built-in.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Callable
+from types import ModuleType
 
 from harness.backends.base import Backend
 from harness.errors import UsageError
 
 Factory = Callable[..., Backend]
+ENTRY_POINT_GROUP = "react_harness.backends"
 
 # name -> module that registers it (imported lazily)
 BUILTIN = {
@@ -31,13 +46,32 @@ def register_backend(name: str) -> Callable[[Factory], Factory]:
     return deco
 
 
+def _plugins() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def available_backends() -> list[str]:
-    return sorted(set(BUILTIN) | set(_FACTORIES))
+    return sorted(set(BUILTIN) | set(_FACTORIES) | set(_plugins()))
+
+
+def _load(name: str) -> None:
+    if name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
+        return
+    ep = _plugins().get(name)
+    if ep is None:
+        return
+    try:
+        obj = ep.load()
+    except Exception as e:  # a broken plugin must not take the harness down with a traceback
+        raise UsageError(f"backend plugin {name!r} ({ep.value}) failed to load: {e}") from None
+    if name not in _FACTORIES and callable(obj) and not isinstance(obj, ModuleType):
+        _FACTORIES[name] = obj
 
 
 def create_backend(name: str, model: str = "", **kwargs) -> Backend:
-    if name not in _FACTORIES and name in BUILTIN:
-        importlib.import_module(BUILTIN[name])
+    if name not in _FACTORIES:
+        _load(name)
     if name not in _FACTORIES:
         raise UsageError(f"unknown backend {name!r} (available: {', '.join(available_backends())})")
     return _FACTORIES[name](model=model, **kwargs)
