@@ -45,10 +45,10 @@ def test_an_entry_point_backend_works_like_a_builtin(plugin_dist: Path) -> None:
 
 
 def test_a_broken_plugin_is_one_clear_error(plugin_dist: Path) -> None:
-    with pytest.raises(UsageError, match="brokenplug.*failed to load"):
+    with pytest.raises(UsageError, match=r"brokenplug.*failed to load"):
         create_backend("brokenplug")
 
 
 def test_unknown_backend_lists_what_exists() -> None:
-    with pytest.raises(UsageError, match="available: .*llamacpp"):
+    with pytest.raises(UsageError, match=r"available: .*llamacpp"):
         create_backend("nope")
