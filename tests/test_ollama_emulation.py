@@ -186,3 +186,46 @@ def test_think_values_and_tool_shapes_reach_templates() -> None:
     assert json.loads(params)["properties"] == {"z": {"type": "string"}, "a": {"type": "number"}}
     assert params.index('"z"') < params.index('"a"')  # ToolPropertiesMap keeps its order
     assert calls == 'f{"z":1,"a":{"b":2,"y":1}}c1'  # arguments ordered; a nested Go map sorted
+
+
+# ---------------------------------------------------------------- harness prompt (9)
+def _gguf_with(path: Path, chat_template: str) -> Path:
+    import gguf
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_context_length(2048)
+    w.add_chat_template(chat_template)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_harness_prompt_renders_a_tools_gguf_template_as_current_ollama(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.cli import main
+
+    monkeypatch.delenv("OLLAMA_GO_TEMPLATE", raising=False)
+    model = _gguf_with(tmp_path / "m.gguf", TOOLS_JINJA)
+    msgs = tmp_path / "chat.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "hi"}]))
+    shipped = Path(__file__).resolve().parents[1] / "modelfiles" / "qwen2.5-react.Modelfile"
+
+    def run(*extra: str) -> dict:
+        try:
+            main(
+                ["prompt", str(model), "--modelfile", str(shipped), "--messages", str(msgs), "--json", *extra]
+            )
+        except SystemExit as e:
+            assert e.code in (0, None)
+        return json.loads(capsys.readouterr().out)
+
+    now = run()
+    assert now["template"]["source"] == "gguf" and "shouldPreferChatTemplate" in now["template"]["reason"]
+    assert now["prompt"].startswith("<|im_start|>system\nYou are an agent")  # the Modelfile's SYSTEM in front
+    assert now["prompt"].endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    old = run("--ollama-version", "0.29.0")
+    assert old["template"]["source"] == "modelfile" and old["ollama_version"] == "0.29.0"
+    assert old["prompt"].endswith("<|im_start|>assistant\n") and old["stop"]

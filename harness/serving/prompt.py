@@ -309,3 +309,54 @@ class PromptBuilder:
         if self.choice.stop and "stop" not in params:
             params["stop"] = list(self.choice.stop)
         return params
+
+
+def gguf_special_texts(path: str) -> tuple[str, str]:
+    """The BOS and EOS token texts of a GGUF (what a Jinja template sees as bos_token / eos_token)."""
+    from harness.serving.gguf_info import read_gguf_info
+
+    info = read_gguf_info(path)
+    if info.bos_token_id is None and info.eos_token_id is None:
+        return "", ""
+    try:
+        from gguf import GGUFReader
+
+        field_ = GGUFReader(path).fields.get("tokenizer.ggml.tokens")
+    except Exception:  # an unreadable vocabulary: templates then see empty texts
+        return "", ""
+    if field_ is None:
+        return "", ""
+
+    def text(i: int | None) -> str:
+        if i is None or not 0 <= i < len(field_.data):
+            return ""
+        return bytes(field_.parts[field_.data[i]]).decode("utf-8", "replace")
+
+    return text(info.bos_token_id), text(info.eos_token_id)
+
+
+def explain(
+    mf: Modelfile,
+    gguf: str | None,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    think: bool | str | None = None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """What ``harness prompt`` shows: the exact prompt, the template that made it and why, the
+    effective parameters (Ollama's defaults < PARAMETERs) and the stop words."""
+    from harness.serving.emulation import OLLAMA_COMMIT, ollama_defaults
+    from harness.serving.gguf_info import read_gguf_info
+
+    chat_template = read_gguf_info(gguf).chat_template if gguf else None
+    bos, eos = gguf_special_texts(gguf) if gguf and chat_template else ("", "")
+    b = PromptBuilder(mf, chat_template, bos, eos, version=version)
+    params = {**ollama_defaults(version), **b.parameters()}
+    return {
+        "ollama_version": emulated_version(version), "ollama_commit": OLLAMA_COMMIT,
+        "template": {"source": b.choice.source, "kind": b.choice.kind, "reason": b.choice.reason,
+                     "text": b.choice.text},
+        "prompt": b.prompt(messages, tools=tools, think=think),
+        "parameters": params, "stop": list(params.get("stop") or []),
+    }  # fmt: skip
