@@ -86,7 +86,9 @@ def test_options_merge_like_ollama(backend) -> None:  # type: ignore[no-untyped-
     opts = backend.options(ChatOptions())
     assert opts["top_k"] == 20 and opts["repeat_penalty"] == 1.1 and opts["num_ctx"] == 8192
     assert opts["stop"] == ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-    assert opts["temperature"] == 0.0 and opts["num_predict"] == 256 and opts["min_p"] == 0.0
+    # nothing set in the request: the Modelfile's temperature, Ollama's num_predict -1 (api/types.go)
+    assert opts["temperature"] == MODELFILE.parameters.get("temperature", 0.8)
+    assert opts["num_predict"] == -1 and opts["min_p"] == 0.0
     opts = backend.options(ChatOptions(temperature=0.7, top_k=5, stop=["x"]))
     assert (opts["temperature"], opts["top_k"], opts["stop"]) == (0.7, 5, ["x"])
 
@@ -178,11 +180,16 @@ def test_long_prompt_is_truncated_to_the_context(gguf: Path) -> None:
         be.close()
 
 
-def test_no_template_uses_the_prompt(gguf: Path) -> None:
+def test_no_template_detects_the_chat_format_like_ollama(gguf: Path) -> None:
+    # server/model.go detectChatTemplate (ollama fb30760): SmolLM2's chat template is within
+    # Levenshtein 100 of Ollama's known "chatml", whose Go template and stops are used.
     be = make(gguf, modelfile=Modelfile(from_=str(gguf)))
     try:
-        assert be.render_prompt([user("Once upon a time")]) == "Once upon a time"
-        assert be.chat([user("Once upon a time")], ChatOptions(num_predict=3)).eval_count == 3
+        assert be.prompt_builder.choice.source == "detected:chatml"
+        prompt = be.render_prompt([user("Once upon a time")])
+        assert prompt == "<|im_start|>user\nOnce upon a time<|im_end|>\n<|im_start|>assistant\n"
+        assert be.options(ChatOptions())["stop"] == ["<|im_start|>", "<|im_end|>"]
+        assert be.chat([user("Once upon a time")], ChatOptions(num_predict=3)).eval_count <= 3
     finally:
         be.close()
 
@@ -199,3 +206,16 @@ def test_open_model_serves_the_default_model(gguf: Path) -> None:
         assert be.chat([user("Say hello")], ChatOptions(num_predict=8)).text
     finally:
         be.close()  # type: ignore[attr-defined]
+
+
+def test_modelfile_num_predict_takes_effect_when_the_request_sets_none(gguf: Path) -> None:
+    # what `harness chat` sends without flags: nothing, so PARAMETER num_predict 3 applies
+    mf = Modelfile(
+        from_=str(gguf), template=MODELFILE.template, parameters={"num_predict": 3, "temperature": 0.0}
+    )
+    be = make(gguf, modelfile=mf)
+    try:
+        result = be.chat([user("Count from one to twenty in words.")], ChatOptions())
+        assert result.eval_count is not None and result.eval_count <= 3 and result.done_reason == "length"
+    finally:
+        be.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from harness.errors import HarnessError
@@ -26,31 +26,38 @@ class TransientBackendError(HarnessError):
 
 @dataclass
 class ChatOptions:
-    """Generation options, named as Ollama names them."""
+    """Generation options, named as Ollama names them. ``None`` (or an empty ``stop``) means
+    "not set": the request carries only what was set, so the Modelfile's PARAMETERs and Ollama's
+    defaults apply to the rest, as in Ollama (server/routes.go ``modelOptions``)."""
 
-    temperature: float = 0.0
-    seed: int = 0
+    temperature: float | None = None
+    seed: int | None = None
     top_k: int | None = None
     top_p: float | None = None
     num_ctx: int | None = None
-    num_predict: int = 256
-    """Max new tokens for one reply."""
+    num_predict: int | None = None
+    """Max new tokens for one reply (Ollama's default -1: until the context is full)."""
     stop: list[str] = field(default_factory=list)
     timeout_s: float = 120.0
     """Wall-clock limit for one reply."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other Ollama options by name (``repeat_penalty``, ``min_p`` …), sent as given."""
+
+    def record(self) -> dict[str, Any]:
+        """The fields that identify a run (traces, resume): all but ``timeout_s``, ``extra`` only if set."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("timeout_s", "extra")}
+        return {**out, **({"extra": dict(self.extra)} if self.extra else {})}
 
     def ollama_options(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "temperature": self.temperature,
-            "seed": self.seed,
-            "num_predict": self.num_predict,
-        }
-        for k in ("top_k", "top_p", "num_ctx"):
+        """The options this request sets, as Ollama's ``options`` object (nothing unset)."""
+        out: dict[str, Any] = {}
+        for k in ("temperature", "seed", "num_predict", "top_k", "top_p", "num_ctx"):
             v = getattr(self, k)
             if v is not None:
                 out[k] = v
         if self.stop:
             out["stop"] = list(self.stop)
+        out.update(self.extra)
         return out
 
 

@@ -12,8 +12,8 @@
   template instead (the training format: what a notebook sends). The text is tokenized with the
   checkpoint's tokenizer, special tokens added as the tokenizer adds them (llama.cpp's rule).
 * Options are layered as Ollama does (defaults < Modelfile PARAMETERs < request); temperature 0
-  is greedy; repeat/frequency/presence penalties apply to this reply's last ``repeat_last_n``
-  tokens, as in llama.cpp's sampler. The reply ends on an end-of-generation id of the checkpoint
+  is greedy; repeat/frequency/presence penalties apply to the last ``repeat_last_n`` tokens of
+  prompt and reply, as llama-server's sampler sees them. The reply ends on an end-of-generation id of the checkpoint
   (``generation_config.eos_token_id`` and the tokenizer's eos, what ``generate()`` stops on), on a
   stop string (cut from the text, partial matches held back), at ``num_predict`` or a full
   context (``length``), or after ``options.timeout_s`` (``timeout``).
@@ -38,7 +38,6 @@ import numpy as np
 
 from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
 from harness.backends.ollama_semantics import (
-    OLLAMA_DEFAULTS,
     StreamingChat,
     find_stop,
     fit_prompt,
@@ -47,6 +46,7 @@ from harness.backends.ollama_semantics import (
 )
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
+from harness.serving.emulation import ollama_defaults
 from harness.serving.modelfile import Modelfile
 
 __all__ = ["HFBackend", "default_modelfile", "load_checkpoint", "resolve_checkpoint"]
@@ -184,7 +184,7 @@ class HFBackend(StreamingChat):
         params = inspect.signature(inner.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"  # transformers ≥ 5 / 4.x
         self._keep_kw = "logits_to_keep" if "logits_to_keep" in params else None
-        self.n_ctx = int(self.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"]))
+        self.n_ctx = int(self.parameters.get("num_ctx", ollama_defaults()["num_ctx"]))
         self._cache: Any = None
         self._cached: list[int] = []
 
@@ -214,12 +214,24 @@ class HFBackend(StreamingChat):
 
     def options(self, options: ChatOptions) -> dict[str, Any]:
         """Ollama's defaults < Modelfile PARAMETERs < request options."""
-        return layer_options(self.parameters, options)
+        params = self._builder().parameters() if self.template == "modelfile" else self.parameters
+        return layer_options(params, options)
+
+    def _builder(self) -> Any:
+        """Ollama's template choice for this checkpoint as a GGUF (its chat template goes into the GGUF)."""
+        if getattr(self, "_prompt_builder", None) is None:
+            from harness.serving.prompt import PromptBuilder
+
+            tok = self.tokenizer
+            self._prompt_builder = PromptBuilder(self.modelfile or Modelfile(from_=str(self.path)),
+                                                 getattr(tok, "chat_template", None) or None,
+                                                 tok.bos_token or "", tok.eos_token or "")  # fmt: skip
+        return self._prompt_builder
 
     def render_prompt(self, messages: Messages) -> str:
         """The Modelfile prompt (as Ollama builds it), or the chat template's (``template="tokenizer"``)."""
         if self.modelfile is not None and self.template == "modelfile":
-            return self.modelfile.prompt(messages)
+            return self._builder().prompt(messages)
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def tokenize(self, text: str) -> list[int]:
@@ -252,7 +264,7 @@ class HFBackend(StreamingChat):
         with torch.inference_mode():
             logits, evaluated = self._eval_prompt(tokens)
             t_prompt = time.perf_counter()
-            gen = self._generate(logits, len(tokens), opts, t0 + options.timeout_s)
+            gen = self._generate(logits, tokens, opts, t0 + options.timeout_s)
             try:
                 while True:
                     text = next(gen)
@@ -272,6 +284,10 @@ class HFBackend(StreamingChat):
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
+        if self.modelfile is not None and self.template == "modelfile":
+            b = self._builder()
+            return fit_prompt(b.messages(messages), b.render, self.tokenize, self.n_ctx, num_keep,
+                              count=lambda t: len(self.tokenizer.encode(t, add_special_tokens=False)))  # fmt: skip
         return fit_prompt(messages, self.render_prompt, self.tokenize, self.n_ctx, num_keep)
 
     def _eval_prompt(self, tokens: list[int]) -> tuple[Any, int]:
@@ -297,9 +313,10 @@ class HFBackend(StreamingChat):
         """One forward pass that appends to ``self._cache`` (a DynamicCache, updated in place)."""
         return self.hf(input_ids=ids, use_cache=True, **{self._cache_kw: self._cache}, **kw)
 
-    def _generate(self, logits: Any, n_prompt: int, opts: dict[str, Any], deadline: float) -> Any:
+    def _generate(self, logits: Any, prompt: list[int], opts: dict[str, Any], deadline: float) -> Any:
         """Generator of text pieces; returns (done_reason, generated token count)."""
         torch = _torch()
+        n_prompt = len(prompt)
         stops = [s for s in opts["stop"] if s]
         limit = int(opts["num_predict"])
         gen = torch.Generator(device="cpu")
@@ -313,7 +330,7 @@ class HFBackend(StreamingChat):
                 break
             if n_prompt + len(ids) >= self.n_ctx:
                 break
-            token = sample(logits, ids, opts, gen)
+            token = sample(logits, prompt + ids, opts, gen)
             if token in self.eog_ids:
                 ids.append(token)
                 reason = "stop"
@@ -343,12 +360,14 @@ class HFBackend(StreamingChat):
         return reason, len(ids)
 
 
-def sample(logits: Any, generated: list[int], opts: dict[str, Any], gen: Any) -> int:
-    """llama.cpp's sampler chain: penalties, then greedy (temperature ≤ 0) or
+def sample(logits: Any, history: list[int], opts: dict[str, Any], gen: Any) -> int:
+    """llama.cpp's sampler chain: penalties over the last ``repeat_last_n`` tokens of ``history``
+    (prompt and reply, as llama-server feeds them; -1: all), then greedy (temperature ≤ 0) or
     top-k → top-p → min-p → temperature → a seeded draw."""
     torch = _torch()
     x = logits.detach().to("cpu", torch.float64).clone()
-    window = generated[-int(opts["repeat_last_n"]) :] if int(opts["repeat_last_n"]) > 0 else []
+    last_n = int(opts["repeat_last_n"])
+    window = history if last_n < 0 else history[-last_n:] if last_n > 0 else []
     if window:
         ids, counts = np.unique(np.asarray(window), return_counts=True)
         idx = torch.as_tensor(ids)

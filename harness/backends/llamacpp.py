@@ -1,12 +1,14 @@
 """``llamacpp``: the embedded backend, llama-cpp-python on a GGUF, behaving like Ollama.
 
-* The prompt is the Modelfile TEMPLATE rendered by :mod:`harness.serving.gotemplate`
-  (``Modelfile.prompt``), never the GGUF's Jinja template; it is tokenized with special tokens
-  parsed and BOS added when the vocabulary asks for it, as Ollama does.
-* Options: Ollama's defaults, then the Modelfile PARAMETERs, then the request's options
-  (``temperature``, ``seed``, ``num_predict`` always; ``top_k``/``top_p``/``num_ctx`` when set;
-  ``stop`` when non-empty). Temperature 0 is greedy. ``repeat_penalty`` applies to the tokens
-  generated in this reply (last ``repeat_last_n``), as Ollama's llama.cpp runner does.
+* The prompt is built as current Ollama builds it (:class:`harness.serving.prompt.PromptBuilder`):
+  the Modelfile TEMPLATE (Go template), or the GGUF's Jinja chat template where Ollama would prefer
+  it or has no TEMPLATE; it is tokenized with special tokens parsed and BOS added when the
+  vocabulary asks for it (not twice when the template writes it), as Ollama does.
+* Options: Ollama's defaults (of the emulated release, :mod:`harness.serving.emulation`), then the
+  Modelfile PARAMETERs, then only what the request sets. ``num_ctx`` is cut to the GGUF's training
+  context (llm/server.go). Temperature 0 is greedy. The penalties (``repeat_penalty`` …) see the
+  last ``repeat_last_n`` tokens of prompt and reply together, as llama-server feeds the prompt to its
+  sampler.
 * Stop strings end the reply and are cut from it; text that may be the start of a stop string is
   held back until it is resolved. An end-of-generation token ends the reply (``stop``);
   ``num_predict`` tokens or a full context end it with ``length``; ``options.timeout_s`` of wall
@@ -40,6 +42,7 @@ from harness.backends.ollama_semantics import OLLAMA_DEFAULTS, StreamingChat, fi
 from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.backends.registry import register_backend
+from harness.serving.emulation import clamp_num_ctx, ollama_defaults
 from harness.serving.modelfile import Modelfile
 
 __all__ = ["OLLAMA_DEFAULTS", "LlamaCppBackend"]
@@ -101,7 +104,8 @@ class LlamaCppBackend(StreamingChat):
         from harness.serving import gotemplate
 
         gotemplate.parse(self.modelfile.template or "{{ .Prompt }}")  # fail early on a bad TEMPLATE
-        self._load(int(self.modelfile.parameters.get("num_ctx", OLLAMA_DEFAULTS["num_ctx"])))
+        self._load(int(self.modelfile.parameters.get("num_ctx", ollama_defaults()["num_ctx"])))
+        self.prompt_builder = self._builder()
 
     # ------------------------------------------------------------------ setup
     def _load(self, n_ctx: int) -> None:
@@ -110,6 +114,7 @@ class LlamaCppBackend(StreamingChat):
             self._llm.close()
             self._llm = None
         params = self.modelfile.parameters
+        n_ctx = clamp_num_ctx(n_ctx, self._train_ctx())
         # Like Ollama: about one thread per physical core (oversubscribed llama.cpp threads spin badly).
         threads = int(self._threads or params.get("num_thread") or max(1, min(8, (os.cpu_count() or 2) // 2)))
         try:
@@ -142,23 +147,41 @@ class LlamaCppBackend(StreamingChat):
             self._digest = sha256_file(self.gguf)
         return self._digest
 
+    def _builder(self) -> Any:
+        from harness.serving.gguf_info import read_gguf_info
+        from harness.serving.prompt import PromptBuilder
+
+        llm = self._llm
+
+        def text(token: int) -> str:
+            return llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+        chat_template = read_gguf_info(self.gguf).chat_template
+        return PromptBuilder(self.modelfile, chat_template, text(llm.token_bos()), text(llm.token_eos()))
+
     def options(self, options: ChatOptions) -> dict[str, Any]:
-        """Ollama's defaults < Modelfile PARAMETERs < request options."""
-        return layer_options(self.modelfile.parameters, options)
+        """Ollama's defaults < Modelfile PARAMETERs (and a detected template's stops) < request options."""
+        return layer_options(self.prompt_builder.parameters(), options)
 
     def render_prompt(self, messages: Messages) -> str:
-        """The prompt Ollama would build (``Modelfile.prompt``)."""
-        return self.modelfile.prompt(messages)
+        """The prompt Ollama would build for this request (SYSTEM and MESSAGE history included)."""
+        return self.prompt_builder.prompt(messages)
 
     def tokenize(self, text: str) -> list[int]:
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        bos = self.prompt_builder.bos_token
+        add_bos = not (bos and text.startswith(bos))
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        """Ollama's fit test counts the prompt without BOS (server/prompt.go, its Tokenize call)."""
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     # ------------------------------------------------------------------ chat
     def stream_chat(self, messages: Messages, options: ChatOptions) -> Iterator[str]:
         """Yield the reply's text as it is generated; ``self.last_result`` holds the ChatResult."""
         t0 = time.perf_counter()
         opts = self.options(options)
-        if int(opts["num_ctx"]) != self._ctx_requested:
+        if clamp_num_ctx(int(opts["num_ctx"]), self._train_ctx()) != self._ctx_requested:
             self._load(int(opts["num_ctx"]))
         tokens, truncated = self._prompt_tokens(messages, int(opts["num_keep"]))
         deadline = t0 + options.timeout_s
@@ -167,7 +190,7 @@ class LlamaCppBackend(StreamingChat):
         out: list[str] = []
         reason, n_gen = "timeout", 0
         if done:
-            gen = self._generate(opts, deadline)
+            gen = self._generate(opts, deadline, tokens)
             try:
                 while True:
                     text = next(gen)
@@ -184,7 +207,10 @@ class LlamaCppBackend(StreamingChat):
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
-        return fit_prompt(messages, self.render_prompt, self.tokenize, self.n_ctx, num_keep)
+        b = self.prompt_builder
+        return fit_prompt(
+            b.messages(messages), b.render, self.tokenize, self.n_ctx, num_keep, count=self.count_tokens
+        )
 
     def _eval_prompt(self, tokens: list[int], deadline: float) -> tuple[int, bool]:
         """Evaluate what the cache lacks; (tokens evaluated, finished before the deadline).
@@ -209,15 +235,30 @@ class LlamaCppBackend(StreamingChat):
             self._exact = hi if hi - lo > 1 else lo
         return len(tokens) - start, True
 
-    def _sampler(self, opts: dict[str, Any]) -> Any:
+    def _train_ctx(self) -> int | None:
+        """The GGUF's ``<arch>.context_length`` (Ollama's n_ctx_train), once the model is loaded."""
+        if getattr(self, "_n_ctx_train", None) is None:
+            from harness.serving.gguf_info import read_gguf_info
+
+            try:
+                self._n_ctx_train = read_gguf_info(self.gguf).context_length
+            except Exception:  # an unreadable header: llama.cpp reports the problem when loading
+                self._n_ctx_train = None
+        return self._n_ctx_train
+
+    def _sampler(self, opts: dict[str, Any], prompt: list[int]) -> Any:
         from llama_cpp._internals import LlamaSampler
 
+        last_n = int(opts["repeat_last_n"])
+        last_n = self.n_ctx if last_n < 0 else last_n  # -1: the whole context, as llama.cpp's common
         s = LlamaSampler()
         s.add_penalties(
-            n_vocab=self._llm.n_vocab(), penalty_last_n=int(opts["repeat_last_n"]),
+            n_vocab=self._llm.n_vocab(), penalty_last_n=last_n,
             penalty_repeat=float(opts["repeat_penalty"]), penalty_freq=float(opts["frequency_penalty"]),
             penalty_present=float(opts["presence_penalty"]),
         )  # fmt: skip
+        for token in prompt[-last_n:] if last_n > 0 else ():  # the prompt enters the penalty window
+            s.accept(token)
         temp = float(opts["temperature"])
         if temp <= 0:
             s.add_greedy()
@@ -231,9 +272,9 @@ class LlamaCppBackend(StreamingChat):
         s.add_dist(seed & 0xFFFFFFFF if seed >= 0 else 0xFFFFFFFF)
         return s
 
-    def _generate(self, opts: dict[str, Any], deadline: float) -> Any:
+    def _generate(self, opts: dict[str, Any], deadline: float, prompt: list[int]) -> Any:
         """Generator of text pieces; returns (done_reason, generated token count)."""
-        llm, sampler = self._llm, self._sampler(opts)
+        llm, sampler = self._llm, self._sampler(opts, prompt)
         stops = [s for s in opts["stop"] if s]
         limit = int(opts["num_predict"])
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")

@@ -1,9 +1,10 @@
 """How Ollama treats a chat request, shared by the backends that run a model in-process
 (llama.cpp, transformers) so that they answer as Ollama would:
 
-* ``OLLAMA_DEFAULTS`` < Modelfile PARAMETERs < request options (``layer_options``);
-* a conversation too long for the context drops its oldest non-system messages, then keeps the
-  first ``num_keep`` tokens and the tail (``fit_prompt``);
+* Ollama's defaults (of the emulated release) < Modelfile PARAMETERs < what the request sets
+  (``layer_options``);
+* a conversation too long for the context drops its oldest messages (system ones kept), then keeps
+  the first ``num_keep`` tokens and the tail (``fit_prompt``, server/prompt.go ``chatPrompt``);
 * stop strings end the reply and are cut from it; text that may be the start of one is held
   back until it is resolved (``find_stop``, ``partial_stop``);
 * ``chat`` is ``stream_chat`` run to the end (``StreamingChat``).
@@ -16,26 +17,21 @@ from typing import Any
 
 from harness.backends.base import ChatOptions, ChatResult
 from harness.errors import UsageError
+from harness.serving.emulation import ollama_defaults
 
 Messages = list[dict[str, str]]
 
-# Ollama's api.DefaultOptions (the ones the in-process backends use).
-OLLAMA_DEFAULTS: dict[str, Any] = {
-    "num_ctx": 4096, "num_keep": 4, "num_predict": -1, "temperature": 0.8, "top_k": 40, "top_p": 0.9,
-    "min_p": 0.0, "typical_p": 1.0, "repeat_last_n": 64, "repeat_penalty": 1.1,
-    "presence_penalty": 0.0, "frequency_penalty": 0.0, "seed": -1, "stop": [], "num_batch": 512,
-}  # fmt: skip
+# Ollama's api.DefaultOptions of the emulated release (harness.serving.emulation).
+OLLAMA_DEFAULTS: dict[str, Any] = ollama_defaults()
 
 
-def layer_options(parameters: Mapping[str, Any], options: ChatOptions) -> dict[str, Any]:
-    """Ollama's defaults < Modelfile ``parameters`` < request ``options``."""
-    merged = {**OLLAMA_DEFAULTS, **parameters}
-    merged.update(temperature=options.temperature, seed=options.seed, num_predict=options.num_predict)
-    for key in ("top_k", "top_p", "num_ctx"):
-        if getattr(options, key) is not None:
-            merged[key] = getattr(options, key)
-    if options.stop:
-        merged["stop"] = list(options.stop)
+def layer_options(
+    parameters: Mapping[str, Any], options: ChatOptions, *, version: str | None = None
+) -> dict[str, Any]:
+    """Ollama's defaults < Modelfile ``parameters`` < what the request sets (routes.go
+    ``modelOptions``: DefaultOptions, then ``FromMap(model.Options)``, then the request's map)."""
+    merged = {**ollama_defaults(version), **parameters}
+    merged.update(options.ollama_options())
     return merged
 
 
@@ -45,24 +41,34 @@ def fit_prompt(
     tokenize: Callable[[str], list[int]],
     n_ctx: int,
     num_keep: int,
+    *,
+    count: Callable[[str], int] | None = None,
 ) -> tuple[list[int], bool]:
-    """Tokens of the rendered prompt, cut to fit ``n_ctx``; returns (tokens, truncated)."""
-    tokens = tokenize(render(messages))
+    """Tokens of the prompt for ``messages`` (SYSTEM and MESSAGE history already in them), fitted
+    to ``n_ctx`` as Ollama does; returns (tokens, truncated).
+
+    server/prompt.go ``chatPrompt``: drop messages from the front, keeping the system messages of
+    the dropped part and always the last message, until the rendered prompt's token count (``count``,
+    Ollama's tokenizer call, which adds no BOS) is ≤ ``n_ctx``. If it still overflows, the runner
+    shifts: it keeps the first ``num_keep`` tokens (BOS counted) and the newest ones, leaving room
+    for one generated token (llama-server's context truncation of an over-long prompt).
+    """
+    count = count or (lambda text: len(tokenize(text)))
+    start, system = 0, []
+    for i in range(len(messages)):
+        system = [m for m in messages[:i] if m.get("role") == "system"]
+        if count(render(system + list(messages[i:]))) <= n_ctx or i == len(messages) - 1:
+            start = i
+            break
+    tokens = tokenize(render(system + list(messages[start:])))
     if not tokens:
         raise UsageError("the prompt is empty: send at least one message")
-    if len(tokens) < n_ctx:
-        return tokens, False
-    msgs = list(messages)
-    while len(tokens) >= n_ctx:
-        drop = next((i for i, m in enumerate(msgs[:-1]) if m.get("role") != "system"), None)
-        if drop is None:
-            break
-        del msgs[drop]
-        tokens = tokenize(render(msgs))
+    truncated = start > 0
     if len(tokens) >= n_ctx:
-        keep = min(num_keep, n_ctx // 2)
+        keep = max(0, min(num_keep if num_keep >= 0 else len(tokens), n_ctx // 2))
         tokens = tokens[:keep] + tokens[len(tokens) - (n_ctx - 1 - keep) :]
-    return tokens, True
+        truncated = True
+    return tokens, truncated
 
 
 def find_stop(text: str, stops: list[str]) -> int | None:

@@ -63,7 +63,7 @@ class RunConfig:
     def identity(self) -> dict:
         """What must match for a rerun to resume this run."""
         d = asdict(self)
-        d["options"] = {k: v for k, v in asdict(self.options).items() if k != "timeout_s"}
+        d["options"] = self.options.record()
         d.pop("retries")
         d.pop("backoff_s")
         d.pop("limit")
@@ -120,7 +120,7 @@ def play_episode(
         backend=cfg.backend,
         model_digest=backend.digest(),
         mode=cfg.mode,
-        options={k: v for k, v in asdict(cfg.options).items() if k != "timeout_s"},
+        options=cfg.options.record(),
         max_steps=cfg.max_steps,
         subgoals=list(tracker.subgoals),
         expert_steps=expert_steps,

@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "models": ("harness.cli.models", "models", "List, show or remove registered models."),
     "chat": ("harness.cli.chat", "chat", "Chat with a registered model (local testing)."),
+    "prompt": (
+        "harness.cli.prompt",
+        "prompt",
+        "Show the exact prompt a model receives, as Ollama builds it.",
+    ),
     "bench": ("harness.cli.bench", "bench", "Run ReAct episodes on a suite and score the traces."),
     "report": ("harness.cli.report", "report", "Rebuild or compare bench reports."),
     "regress": ("harness.cli.regress", "regress", "Regression tests per quantization level."),

@@ -40,9 +40,18 @@ def _safe(name: str) -> str:
     "--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's, 50)."
 )
 @click.option("--mode", type=click.Choice(["finetuned", "fewshot"]), default="finetuned", show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Sampling seed (greedy decoding by default).")
-@click.option("--temperature", default=0.0, show_default=True)
-@click.option("--num-predict", default=64, show_default=True, help="Max new tokens per reply.")
+@click.option("--seed", type=int, default=None, help="Sampling seed (evaluation default 0).")
+@click.option("--temperature", type=float, default=None, help="Evaluation default 0: greedy.")
+@click.option(
+    "--num-predict", type=int, default=None, help="Max new tokens per reply (evaluation default 64)."
+)
+@click.option(
+    "--modelfile-options",
+    is_flag=True,
+    help="Let the Modelfile's PARAMETERs (then Ollama's defaults) decide temperature, seed and "
+    "num_predict; only options given here are sent. By default the bench sends its evaluation "
+    "defaults: greedy, seed 0, 64 tokens, one line.",
+)
 @click.option(
     "--multiline",
     is_flag=True,
@@ -66,9 +75,10 @@ def bench(
     workers: int,
     max_steps: int | None,
     mode: str,
-    seed: int,
-    temperature: float,
-    num_predict: int,
+    seed: int | None,
+    temperature: float | None,
+    num_predict: int | None,
+    modelfile_options: bool,
     timeout_s: float,
     multiline: bool,
     limit: int | None,
@@ -87,7 +97,6 @@ def bench(
     from rich.console import Console
 
     from harness.agent.fewshot import examples_for
-    from harness.backends.base import ChatOptions
     from harness.bench.runner import RunConfig
     from harness.bench.suites import load_suite
     from harness.report import write_reports
@@ -97,20 +106,15 @@ def bench(
     games = s.games()
     if limit:
         games = games[:limit]
-    backend_name, make_backend, workers = _backend_factory(model, backend, seed, workers, console)
-    from harness.agent.protocol import REPLY_STOPS
-
-    stops = [s for s in REPLY_STOPS if not (multiline and s == "\n")]
-    options = ChatOptions(
-        temperature=temperature, seed=seed, num_predict=num_predict, timeout_s=timeout_s, stop=stops
-    )
+    backend_name, make_backend, workers = _backend_factory(model, backend, seed or 0, workers, console)
+    options, decoding = bench_options(temperature, seed, num_predict, timeout_s, multiline, modelfile_options)
     cfg = RunConfig(
         suite=s.name,
         model=model,
         backend=backend_name,
         mode=mode,
         max_steps=max_steps or s.max_steps,
-        seed=seed,
+        seed=seed or 0,
         limit=limit,
         options=options,
     )
@@ -128,8 +132,38 @@ def bench(
             f"Interrupted. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True
         )
         sys.exit(130)
-    results = write_reports(out, traces, cfg.identity())
+    results = write_reports(out, traces, {**cfg.identity(), "decoding": decoding})
     _print_summary(console, results, out)
+
+
+EVAL_DEFAULTS = {"temperature": 0.0, "seed": 0, "num_predict": 64}
+"""What the bench sends unless ``--modelfile-options``: greedy, seeded, short one-line replies."""
+
+
+def bench_options(
+    temperature: float | None, seed: int | None, num_predict: int | None, timeout_s: float,
+    multiline: bool, modelfile_options: bool,
+):  # fmt: skip
+    """The request options of a bench run and the ``decoding`` record of results.json."""
+    from harness.agent.protocol import REPLY_STOPS
+    from harness.backends.base import ChatOptions
+
+    given = {"temperature": temperature, "seed": seed, "num_predict": num_predict}
+    given = {k: v for k, v in given.items() if v is not None}
+    sent = given if modelfile_options else {**EVAL_DEFAULTS, **given}
+    stops = [s for s in REPLY_STOPS if not (multiline and s == "\n")]
+    options = ChatOptions(**sent, timeout_s=timeout_s, stop=stops)
+    decoding = {
+        "source": "modelfile" if modelfile_options else "bench evaluation defaults",
+        "note": (
+            "options not listed come from the Modelfile's PARAMETERs, then Ollama's defaults"
+            if modelfile_options
+            else "greedy, seeded, one line per reply (--modelfile-options lets the Modelfile decide)"
+        ),
+        "sent": options.ollama_options(),
+        "one_line": not multiline,
+    }
+    return options, decoding
 
 
 def _backend_factory(model: str, backend: str, seed: int, workers: int, console):

@@ -31,9 +31,19 @@ _SETTABLE = {"temperature": float, "seed": int, "top_k": int, "top_p": float, "n
 @click.option("--host", default=None, help="Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434).")
 @click.option("--prompt", "prompt_text", default=None, help="Send one message, print the reply, exit.")
 @click.option("--system", default=None, help="A system message (replaces the Modelfile's SYSTEM).")
-@click.option("--temperature", type=float, default=None, help="Sampling temperature (default 0: greedy).")
+@click.option(
+    "--temperature",
+    type=float,
+    default=None,
+    help="Sampling temperature (default: the Modelfile's PARAMETER, else Ollama's 0.8).",
+)
 @click.option("--seed", type=int, default=None, help="Sampling seed.")
-@click.option("--num-predict", type=int, default=None, help="Max tokens per reply (default 256).")
+@click.option(
+    "--num-predict",
+    type=int,
+    default=None,
+    help="Max tokens per reply (default: the Modelfile's, else Ollama's -1, until the context is full).",
+)
 @click.option("--num-ctx", type=int, default=None, help="Context size (default: the Modelfile's).")
 @click.option("--verbose", "-v", is_flag=True, help="Print token counts and speed after each reply.")
 def chat(
@@ -49,6 +59,8 @@ def chat(
     verbose: bool,
 ) -> None:
     """Chat with model NAME (see 'harness models').
+
+    Options not given here come from the Modelfile's PARAMETERs, then Ollama's defaults.
 
     \b
     harness chat smollm2

@@ -32,6 +32,10 @@ class GGUFInfo:
     name: str | None = None
     file_type: int | None = None
     context_length: int | None = None
+    chat_template: str | None = None
+    """``tokenizer.chat_template`` (Jinja), when the GGUF has one."""
+    bos_token_id: int | None = None
+    eos_token_id: int | None = None
 
     @property
     def quantization(self) -> str | None:
@@ -116,4 +120,7 @@ def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
         name=meta.get("general.name"),
         file_type=meta.get("general.file_type"),
         context_length=ctx,
+        chat_template=meta.get("tokenizer.chat_template"),
+        bos_token_id=meta.get("tokenizer.ggml.bos_token_id"),
+        eos_token_id=meta.get("tokenizer.ggml.eos_token_id"),
     )

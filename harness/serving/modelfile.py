@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,14 @@ DEPRECATED_PARAMETERS = frozenset({
     "penalize_newline", "low_vram", "f16_kv", "logits_all", "vocab_only", "use_mlock",
     "mirostat", "mirostat_tau", "mirostat_eta",
 })  # fmt: skip
+# Values the runner cannot use (a negative context, a negative batch …) are refused at parse time.
+_INT_MIN = {"num_ctx": 1, "num_batch": 1, "num_keep": -1, "num_predict": -2, "repeat_last_n": -1,
+            "top_k": 0, "num_thread": 0, "num_gpu": -1, "main_gpu": 0}  # fmt: skip
+_FLOAT_RANGE: dict[str, tuple[float | None, float | None]] = {
+    "temperature": (0.0, None), "top_p": (0.0, 1.0), "min_p": (0.0, 1.0), "typical_p": (0.0, 1.0),
+    "repeat_penalty": (0.0, None),
+}  # fmt: skip
+_FLOAT32_MAX = 3.4028234663852886e38
 MESSAGE_ROLES = ("system", "user", "assistant")
 _COMMANDS = ("from", "license", "template", "system", "adapter", "draft", "renderer", "parser",
              "parameter", "message", "requires")  # fmt: skip
@@ -193,7 +202,19 @@ def parse(text: str, *, source: str | None = None) -> Modelfile:
             setattr(mf, name, args)
     if not have_from:
         raise ModelfileError("no FROM line; add one such as `FROM ./model.gguf`", source=source)
+    if mf.template is not None:
+        _check_template(mf.template, next(c.line for c in reversed(commands) if c.name == "template"), source)
     return mf
+
+
+def _check_template(template: str, line: int, source: str | None) -> None:
+    """Ollama's create parses the TEMPLATE (template.Parse) and refuses the model when it fails."""
+    from harness.serving import gotemplate
+
+    try:
+        gotemplate.parse(template)
+    except gotemplate.TemplateError as e:
+        raise ModelfileError(f"TEMPLATE does not parse as a Go template: {e}", line, source) from None
 
 
 def _add_parameter(mf: Modelfile, cmd: Command, source: str | None) -> None:
@@ -209,8 +230,21 @@ def _add_parameter(mf: Modelfile, cmd: Command, source: str | None) -> None:
     value: Any = raw
     if kind is int and _INT.fullmatch(raw) and -(2**63) <= int(raw) < 2**63:
         value = int(raw)
+        low = _INT_MIN.get(name)
+        if low is not None and value < low:
+            raise ModelfileError(f'parameter "{name}" must be at least {low}, got {value}', cmd.line, source)
     elif kind is float and _FLOAT.fullmatch(raw):
         value = float(raw)
+        # api/types.go FormatParams reads float32 (ParseFloat(v, 32)): 1e999 is out of range there;
+        # nan and inf parse in Go but make no sense as a sampling option.
+        if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+            raise ModelfileError(
+                f'parameter "{name}" must be a finite number (float32), got "{raw}"', cmd.line, source
+            )
+        low, high = _FLOAT_RANGE.get(name, (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ModelfileError(f'parameter "{name}" must be {span}, got {raw}', cmd.line, source)
     elif kind is bool and raw in _BOOLS:
         value = _BOOLS[raw]
     elif kind is list:

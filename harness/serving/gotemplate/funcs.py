@@ -238,8 +238,10 @@ def _to_json(v: Any) -> Any:
             if not (omit and x in ("", [], None, False, 0)):
                 out[name] = _to_json(x)
         return out
-    if isinstance(v, dict):
+    if isinstance(v, Ordered):  # api.ToolCallFunctionArguments / ToolPropertiesMap keep their order
         return {str(k): _to_json(x) for k, x in v.items()}
+    if isinstance(v, dict):  # a Go map: encoding/json sorts its keys
+        return {str(k): _to_json(v[k]) for k in sorted(v, key=str)}
     if isinstance(v, (list, tuple)):
         return [_to_json(x) for x in v]
     return None if v is _MISSING else v
@@ -253,7 +255,40 @@ def _json(v: Any) -> str:
     return text
 
 
+class Ordered(dict):
+    """A mapping that Go marshals in insertion order (Ollama's orderedmap types); plain dicts are
+    Go maps, marshalled with sorted keys."""
+
+
+def _today(days: int = 0) -> str:
+    """template/template.go ``currentDate`` / ``yesterdayDate``: local date, YYYY-MM-DD (format ignored)."""
+    import datetime
+
+    return (datetime.date.today() + datetime.timedelta(days=days)).isoformat()
+
+
+_TS_TYPES = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean",
+             "array": "any[]", "object": "Record<string, any>", "null": "null"}  # fmt: skip
+
+
+def _ts_type(v: Any) -> str:
+    """api/types.go ``ToolProperty.ToTypeScriptType`` (``anyOf`` joined, then ``type``); else ``any``."""
+    if isinstance(v, Struct):
+        v = {k[:1].lower() + k[1:]: x for k, x in v.items()}
+    if not isinstance(v, dict):
+        return "any"
+    any_of = v.get("anyOf") or v.get("AnyOf")
+    if any_of:
+        return " | ".join(_ts_type(x) for x in any_of)
+    kind = v.get("type", v.get("Type"))
+    kinds = [kind] if isinstance(kind, str) else list(kind or [])
+    return " | ".join(_TS_TYPES.get(k, "any") for k in kinds) if kinds else "any"
+
+
 _FUNCS: dict[str, Callable[..., Any]] = {
+    "currentDate": lambda *a: _today(),
+    "yesterdayDate": lambda *a: _today(-1),
+    "toTypeScriptType": _ts_type,
     "and": lambda *a: a[-1],
     "or": lambda *a: a[-1],
     "not": lambda a: not _truth(a),
@@ -276,5 +311,5 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 _ARITY: dict[str, tuple[int, int | None]] = {
     "and": (1, None), "or": (1, None), "not": (1, 1), "len": (1, 1), "index": (1, None),
     "slice": (1, None), "eq": (2, None), "ne": (2, 2), "lt": (2, 2), "le": (2, 2), "gt": (2, 2),
-    "ge": (2, 2), "printf": (1, None), "json": (1, 1),
+    "ge": (2, 2), "printf": (1, None), "json": (1, 1), "toTypeScriptType": (1, 1),
 }  # fmt: skip

@@ -7,11 +7,13 @@ caches parses, :func:`render` builds the prompt for a chat (see :meth:`Template.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.serving.gotemplate.execute import _execute
+from harness.serving.gotemplate.funcs import Ordered
 from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
@@ -28,7 +30,7 @@ from harness.serving.gotemplate.parser import _parse_nodes
 
 _JSON_NAMES = {"Role": "role", "Content": "content", "Thinking": "thinking,omitempty",
                "Images": "images,omitempty", "ToolCalls": "tool_calls,omitempty",
-               "ToolName": "tool_name,omitempty"}  # fmt: skip
+               "ToolName": "tool_name,omitempty", "ToolCallID": "tool_call_id,omitempty"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,14 @@ class Template:
         """Run the template once with ``data`` as dot (Go ``Execute``)."""
         return _execute(list(self.nodes), dict(data))
 
-    def render(self, messages: Sequence[Any], system: str | None = None) -> str:
+    def render(
+        self,
+        messages: Sequence[Any],
+        system: str | None = None,
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        think: bool | str | None = None,
+    ) -> str:
         """Build the prompt for a chat as Ollama's ``Template.Execute`` does.
 
         ``system`` goes in front as a system message unless the chat starts with one.
@@ -59,25 +68,26 @@ class Template:
         (system, prompt, response) turn, and in the last turn, where the reply goes, it stops
         right after ``{{ .Response }}``.
         """
+        think_vars = _think_values(think)
         msgs = [_message(m, i) for i, m in enumerate(messages)]
         if system and (not msgs or msgs[0]["role"] != "system"):
             msgs.insert(0, {"role": "system", "content": system})
         system_text, collated = _collate(msgs)
         if {"messages", "document"} & set(self.vars()):
             return self.execute({
-                "System": system_text, "Messages": [_struct(m) for m in collated], "Tools": [],
-                "Response": "", "Think": False, "IsThinkSet": False,
+                "System": system_text, "Messages": [_struct(m) for m in collated],
+                "Tools": [_tool(t) for t in tools or ()], "Response": "", **think_vars,
                 "Query": "", "Document": "", "Instruction": "",
             })  # fmt: skip
-        return self._render_legacy(collated)
+        return self._render_legacy(collated, think_vars)
 
-    def _render_legacy(self, msgs: list[dict[str, Any]]) -> str:
+    def _render_legacy(self, msgs: list[dict[str, Any]], think_vars: dict[str, Any]) -> str:
         """One execution per (system, prompt, response) turn; the last is cut after .Response."""
         out: list[str] = []
         turn = {"System": "", "Prompt": "", "Response": ""}
 
         def flush(nodes: list[Node]) -> None:
-            out.append(_execute(nodes, {**turn, "Think": False, "IsThinkSet": False}))
+            out.append(_execute(nodes, {**turn, **think_vars}))
             turn.update(System="", Prompt="", Response="")
 
         for m in msgs:
@@ -112,14 +122,21 @@ def _parse_cached(source: str) -> Template:
     return tmpl
 
 
-def render(template: str | Template, messages: Sequence[Any], system: str | None = None) -> str:
+def render(
+    template: str | Template,
+    messages: Sequence[Any],
+    system: str | None = None,
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    think: bool | str | None = None,
+) -> str:
     """Render ``messages`` (dicts with ``role``/``content``, or ``(role, content)`` pairs).
 
     ``system`` is the model's SYSTEM: like Ollama, it is put in front as a system message
     unless the conversation already starts with one.
     """
     tmpl = template if isinstance(template, Template) else parse(template)
-    return tmpl.render(messages, system)
+    return tmpl.render(messages, system, tools=tools, think=think)
 
 
 def _message(m: Any, i: int) -> dict[str, Any]:
@@ -148,13 +165,61 @@ def _collate(msgs: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     return "\n\n".join(system), out
 
 
+def _think_values(think: bool | str | None) -> dict[str, Any]:
+    """template.Values ``Think`` / ``ThinkLevel`` / ``IsThinkSet`` from a request's ``think``
+    (true/false, or a level "high" | "medium" | "low" | "max", which also means Think)."""
+    level = think if isinstance(think, str) else ""
+    return {"Think": bool(think), "ThinkLevel": level, "IsThinkSet": think is not None}
+
+
+def _go_name(key: str) -> str:
+    return {"tool_call_id": "ToolCallID", "id": "ID"}.get(key) or "".join(
+        p[:1].upper() + p[1:] for p in key.split("_")
+    )
+
+
+def _tool_call(c: Mapping[str, Any]) -> Struct:
+    """An ``api.ToolCall``: ``{"id", "function": {"index", "name", "arguments"}}``, arguments
+    in their given order (ToolCallFunctionArguments is an ordered map)."""
+    fn = dict(c.get("function") or {})
+    args = fn.get("arguments") or {}
+    if isinstance(args, str):
+        args = json.loads(args) if args.strip() else {}
+    function = Struct("api.ToolCallFunction", {"Index": int(fn.get("index", 0)), "Name": fn.get("name", ""),
+                      "Arguments": Ordered(args)}, {"Index": "index", "Name": "name", "Arguments": "arguments"})  # fmt: skip
+    return Struct("api.ToolCall", {"ID": c.get("id", ""), "Function": function},
+                  {"ID": "id,omitempty", "Function": "function"})  # fmt: skip
+
+
+def _ordered(v: Any) -> Any:
+    return Ordered({k: _ordered(x) if k != "properties" else Ordered(x) for k, x in v.items()}) if isinstance(
+        v, Mapping) else v  # fmt: skip
+
+
+def _tool(t: Mapping[str, Any]) -> Struct:
+    """An ``api.Tool`` with Go's field names (``.Function.Parameters.Properties`` keeps its order)."""
+    fn = dict(t.get("function") or {})
+    params = dict(fn.get("parameters") or {})
+    parameters = Struct("api.ToolFunctionParameters", {
+        "Type": params.get("type", ""), "Defs": params.get("$defs"), "Items": params.get("items"),
+        "Required": list(params.get("required") or []),
+        "Properties": Ordered({k: _ordered(v) for k, v in (params.get("properties") or {}).items()}),
+    }, {"Type": "type", "Defs": "$defs,omitempty", "Items": "items,omitempty", "Required": "required,omitempty",
+        "Properties": "properties"})  # fmt: skip
+    function = Struct("api.ToolFunction", {"Name": fn.get("name", ""), "Description": fn.get("description", ""),
+                      "Parameters": parameters},
+                      {"Name": "name", "Description": "description,omitempty", "Parameters": "parameters"})  # fmt: skip
+    return Struct("api.Tool", {"Type": t.get("type", "function"), "Items": t.get("items"), "Function": function},
+                  {"Type": "type", "Items": "items,omitempty", "Function": "function"})  # fmt: skip
+
+
 def _struct(m: dict[str, Any]) -> Struct:
     """An ``api.Message`` value: Go field names, empty defaults, unknown fields an error."""
     fields: dict[str, Any] = {"Role": "", "Content": "", "Thinking": "", "Images": [],
-                              "ToolCalls": [], "ToolName": ""}  # fmt: skip
+                              "ToolCalls": [], "ToolName": "", "ToolCallID": ""}  # fmt: skip
     for key, value in m.items():
-        name = "".join(p[:1].upper() + p[1:] for p in key.split("_"))
-        fields[name] = value
+        name = _go_name(key)
+        fields[name] = [_tool_call(c) for c in value] if name == "ToolCalls" else value
     json_names = {k: _JSON_NAMES.get(k, k[:1].lower() + k[1:] + ",omitempty") for k in fields}
     return Struct("api.Message", fields, json_names)
 
