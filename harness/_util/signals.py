@@ -22,11 +22,13 @@ def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated
 
 
-def install_sigterm() -> None:
+def install_sigterm() -> Any:
     """From now on SIGTERM raises :class:`~harness.errors.Terminated` (a KeyboardInterrupt) in the
-    main thread: commands stop as on Ctrl-C, print how to resume, and the CLI exits 143."""
+    main thread: commands stop as on Ctrl-C, print how to resume, and the CLI exits 143.
+    Returns the handler it replaced (None outside the main thread)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    return None
 
 
 @contextmanager

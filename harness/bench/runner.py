@@ -221,18 +221,22 @@ def run_suite(
     on_episode: Callable[[EpisodeTrace], None] | None = None,
     fatal: tuple[type[BaseException], ...] = (BackendUnavailable, ModelNotFound),
     log: Callable[[str], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> list[EpisodeTrace]:
     """Play every unfinished game of the suite into ``out_dir``; returns all traces of the run
     (earlier and new) in suite order. Exceptions in ``fatal`` stop the run (finished episodes
     stay on disk); other backend errors are recorded per episode. The folder is locked while
     the run writes it (a second run into it fails, naming the first); unreadable lines of an
-    earlier traces.jsonl are moved aside (``log`` says how many)."""
+    earlier traces.jsonl are moved aside (``log`` says how many). ``on_ready`` is called once
+    these checks pass, before the first episode (the CLI starts its progress bar there)."""
     from harness._util.lock import FolderLock
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "bench run"):
-        return _run_locked(suite, make_backend, cfg, out, workers, examples_for, on_episode, fatal, log)
+        return _run_locked(
+            suite, make_backend, cfg, out, workers, examples_for, on_episode, fatal, log, on_ready
+        )
 
 
 def _check_run_file(out: Path, cfg: RunConfig, entries: list[SuiteGame]) -> None:
@@ -281,6 +285,7 @@ def _run_locked(
     on_episode: Callable[[EpisodeTrace], None] | None,
     fatal: tuple[type[BaseException], ...],
     log: Callable[[str], None] | None,
+    on_ready: Callable[[], None] | None,
 ) -> list[EpisodeTrace]:
     entries = draw(suite.games(), cfg.limit)
     _check_run_file(out, cfg, entries)
@@ -294,6 +299,8 @@ def _run_locked(
     writer = TraceWriter(traces_path)
     done = {t.game_id: t for t in found.traces}
     todo = [e for e in entries if e.id not in done]
+    if on_ready:
+        on_ready()
     lock = threading.Lock()
     local = threading.local()
 

@@ -92,10 +92,13 @@ def main(argv: list[str] | None = None) -> None:
     from harness._util.signals import install_sigterm
     from harness.errors import HarnessError, Terminated
 
-    install_sigterm()
+    previous = install_sigterm()
     try:
         cli.main(args=argv, prog_name="harness", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (and so SIGTERM) into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo("Terminated.", err=True)
+            sys.exit(143)
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Terminated:
@@ -126,3 +129,8 @@ def main(argv: list[str] | None = None) -> None:
             f"error: a file is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})", err=True
         )
         sys.exit(1)
+    finally:
+        if previous is not None:  # main() called in-process (tests, scripts): leave SIGTERM as it was
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)

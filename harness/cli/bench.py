@@ -139,8 +139,11 @@ def bench(
         what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
         click.echo(f"{what}. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True)
         sys.exit(143 if isinstance(e, Terminated) else 130)
-    _, info = load_run(out)
-    results = write_reports(out, traces, info)
+    from harness._util.signals import deferred_signals
+
+    with deferred_signals():  # a Ctrl-C or SIGTERM now lands once the reports are written
+        _, info = load_run(out)
+        results = write_reports(out, traces, info)
     _print_summary(console, results, out)
 
 
@@ -200,7 +203,8 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=False) as bar:
+    bar = Progress(*columns, console=console, transient=False)
+    try:  # the bar starts once the run's checks pass (lock, run.json, traces), so errors stay one line
         task = bar.add_task(
             f"{cfg.model} on {suite.name}",
             total=total,
@@ -221,8 +225,10 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
 
         return run_suite(
             suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode,
-            log=lambda line: console.print(f"[yellow]{line}[/]"),
+            log=lambda line: console.print(f"[yellow]{line}[/]"), on_ready=bar.start,
         )  # fmt: skip
+    finally:
+        bar.stop()
 
 
 def _pct(stats: dict) -> str:
