@@ -23,3 +23,7 @@ class SuiteError(HarnessError, ValueError):
 
 class UsageError(HarnessError, ValueError):
     """A bad command-line value that click itself could not catch."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C (the CLI exits 143 instead of 130)."""

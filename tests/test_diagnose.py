@@ -278,10 +278,12 @@ def test_stages_from_build_and_lineage(pipe: dict[str, Path], tmp_path: Path) ->
     merged.mkdir()
     (merged / "lineage.json").write_text(json.dumps({"version": 1, "adapter": {"path": str(adapter)}}))
     register_local("b:q8_0", pipe["q8_0"], None)
+    (tmp_path / "gguf").mkdir()
+    f16, q8 = (Path(shutil.copy(pipe[lv], tmp_path / "gguf" / pipe[lv].name)) for lv in ("f16", "q8_0"))
     steps = {
         "merge": {"outputs": [{"path": str(merged)}]},
-        "convert": {"outputs": [{"path": str(pipe["f16"])}]},
-        "quantize": {"outputs": [{"path": str(pipe["q8_0"])}]},
+        "convert": {"outputs": [{"path": str(f16)}]},
+        "quantize": {"outputs": [{"path": str(q8)}]},
         "register": {"models": [{"name": "b:q8_0", "where": "local"}, {"name": "b:f16", "where": "ollama"}]},
     }
     (tmp_path / "build.json").write_text(json.dumps({"version": 1, "name": "b", "steps": steps}))
@@ -294,6 +296,11 @@ def test_stages_from_build_and_lineage(pipe: dict[str, Path], tmp_path: Path) ->
     assert stages_from_build(tmp_path)[0].label == "adapter"
     with pytest.raises(Exception, match="harness build"):
         stages_from_build(tmp_path / "none")
+    # a build.json edited to point outside its build folder is refused
+    steps["quantize"]["outputs"] = [{"path": str(pipe["q8_0"])}]
+    (tmp_path / "build.json").write_text(json.dumps({"version": 1, "name": "b", "steps": steps}))
+    with pytest.raises(Exception, match="outside"):
+        stages_from_build(tmp_path)
 
 
 def test_cli_errors_are_one_line_and_defaults_match(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

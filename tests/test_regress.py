@@ -115,9 +115,15 @@ def test_gates_pass_fail_skip_and_junit() -> None:
         "q8_0": _row("t:q8_0", success_drop_pt=0.0, mean_kld=0.001),
         "q2_k": _row("t:q2_k", success_drop_pt=12.5, mean_kld=0.4, agreement_baseline=None),
     }
-    gates = parse_gates(
-        {"levels": {"default": {"max_success_drop_pt": 5, "max_mean_kld": 0.01, "min_agreement": 0.9}}}
-    )
+    spec = {"levels": {"default": {"max_success_drop_pt": 5, "max_mean_kld": 0.01, "min_agreement": 0.9}}}
+    # a metric that was not measured fails the gate (regress fails closed) …
+    closed = {(r.level, r.gate): r.status for r in check_gates(levels, "f16", parse_gates(spec))}
+    assert closed[("q8_0", "min_agreement")] == closed[("q2_k", "min_agreement")] == "fail"
+    # … unless its phase was left out with --skip …
+    skipped = check_gates(levels, "f16", parse_gates(spec), ["agreement"])
+    assert {r.status for r in skipped if r.gate == "min_agreement"} == {"skip"}
+    # … or the gates file says it may be absent
+    gates = parse_gates({**spec, "optional": ["min_agreement"]})
     res = check_gates(levels, "f16", gates)
     assert {(r.level, r.gate): r.status for r in res} == {
         ("q8_0", "max_success_drop_pt"): "pass",
@@ -136,6 +142,16 @@ def test_gates_pass_fail_skip_and_junit() -> None:
     assert {c.get("classname") for c in cases} == {"regress.q8_0", "regress.q2_k"}
     assert sum(c.find("failure") is not None for c in cases) == 2
     assert sum(c.find("skipped") is not None for c in cases) == 2
+
+
+def test_a_tokenizer_mismatch_fails_whatever_the_gates_say() -> None:
+    levels = {
+        "f16": _row("t:f16"),
+        "q4_k_m": {**_row("t:q4_k_m"), "tokenizer_mismatch": "token 7 is 5 where the baseline has 9"},
+    }
+    res = check_gates(levels, "f16", {})
+    assert [(r.level, r.gate, r.status) for r in res] == [("q4_k_m", "same_tokenizer", "fail")]
+    assert "token 7" in res[0].message
 
 
 def test_finish_writes_versioned_reports(tmp_path: Path) -> None:
@@ -282,7 +298,9 @@ def test_regress_command_end_to_end_and_gates_catch_a_broken_level(
     assert "blk.0.attn_q.weight" in zeroed
     register_local("tiny:broken", tmp_path / "broken.gguf", mf)
     gates = tmp_path / "gates.yaml"
-    gates.write_text("version: 1\nlevels:\n  default: {max_mean_kld: 0.05, max_success_drop_pt: 0}\n"
+    # the tiny baseline issues no command, so agreement with it is not measured: optional here
+    gates.write_text("version: 1\noptional: [min_agreement]\nlevels:\n"
+                     "  default: {max_mean_kld: 0.05, max_success_drop_pt: 0}\n"
                      "  q2_k: {max_mean_kld: 0.05, min_agreement: 0.5}\n")  # fmt: skip
     args = ["regress", "tiny", "--levels", "f16,q8_0,q2_k", "--suite", "synthetic-smoke", "--limit", "2",
             "--max-steps", "3", "--gold-games", "2", "--replay-turns", "4", "--num-predict", "16",
@@ -315,7 +333,8 @@ def test_policy_levels_run_without_a_gguf_and_skip_divergence(
 
     gates = tmp_path / "g.yaml"
     gates.write_text(
-        "version: 1\nlevels:\n  default: {min_success: 1.0, max_mean_kld: 0.01, min_agreement: 1}\n"
+        "version: 1\noptional: [max_mean_kld]\n"
+        "levels:\n  default: {min_success: 1.0, max_mean_kld: 0.01, min_agreement: 1}\n"
     )
     main(["regress", "--backend", "expert", "--levels", "exp-a,exp-b", "--baseline", "exp-a", "--suite",
           "synthetic-smoke", "--limit", "2", "--gates", str(gates), "--out", str(tmp_path / "o")])  # fmt: skip

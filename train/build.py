@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from harness._util.atomic import atomic_write_text, sha256_file
+from harness._util.jsonfile import read_json
+from harness._util.paths import inside
 from harness.errors import HarnessError
 
 STEPS = ("data", "sft", "merge", "convert", "quantize", "register")
@@ -45,6 +47,20 @@ class BuildPlan:
     modelfile: Path | None = None
     backend: str = "auto"
     force: set[str] = field(default_factory=set)
+
+
+def check_build_name(name: str) -> None:
+    """A build name is a model name without a tag (each level becomes ``NAME:<level>``)."""
+    from harness.serving.store import canonical_name
+
+    try:
+        canonical_name(name)
+    except HarnessError as e:
+        raise BuildError(f"build {e}") from None
+    if ":" in name:
+        raise BuildError(
+            f"invalid build name {name!r}: no ':tag' (each level is registered as {name.split(':')[0]}:<level>)"
+        )
 
 
 def _hash_json(obj: Any) -> str:
@@ -80,14 +96,20 @@ class Builder:
     def __init__(self, plan: BuildPlan, log: Callable[[str], None] = print) -> None:
         self.plan = plan
         self.log = log
+        check_build_name(plan.name)  # before any folder is made
         self.dir = plan.build_dir
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.state_file = self.dir / "build.json"
         self.state: dict[str, Any] = {"version": BUILD_VERSION, "name": plan.name, "steps": {}}
         if self.state_file.exists():
-            self.state = json.loads(self.state_file.read_text())
+            self.state = read_json(
+                self.state_file, "build record", BuildError, "delete it to rebuild from scratch"
+            )
+            if not isinstance(self.state.get("steps"), dict):
+                raise BuildError(f"{self.state_file}: damaged build record (no steps); delete it to rebuild")
         self.forced = False
         self.recipe_modelfile: str | None = None
+        self.roots: dict[str, Path] = {}
+        """Where each step's outputs must lie (default: the build folder)."""
 
     # -- bookkeeping -------------------------------------------------------------------
     def _save(self) -> None:
@@ -97,8 +119,9 @@ class Builder:
         rec = self.state["steps"].get(step)
         if self.forced or step in self.plan.force or rec is None or rec.get("inputs") != inputs:
             return None
-        for out in rec["outputs"]:
-            p = Path(out["path"])
+        root = self.roots.get(step, self.dir)
+        for out in rec.get("outputs", []):
+            p = inside(out["path"], root, f"{self.state_file} ({step})")
             if not p.exists() or _artifact_hash(p) != out["sha256"]:
                 return None
         return rec
@@ -108,7 +131,8 @@ class Builder:
         rec = self._fresh(step, key)
         if rec is not None:
             self.log(f"{step:9} skipped (inputs unchanged, outputs intact)")
-            return [Path(o["path"]) for o in rec["outputs"]]
+            root = self.roots.get(step, self.dir)
+            return [inside(o["path"], root, f"{self.state_file} ({step})") for o in rec["outputs"]]
         if step in self.plan.force:
             self.forced = True  # everything after a forced step is redone
         t0 = time.perf_counter()
@@ -125,6 +149,17 @@ class Builder:
 
     # -- the pipeline --------------------------------------------------------------------
     def run(self) -> list[dict]:
+        """Run the pipeline; a build that fails before writing anything leaves no folder."""
+        made = not self.dir.exists()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run()
+        except BaseException:
+            if made and self.dir.is_dir() and not any(self.dir.iterdir()):
+                self.dir.rmdir()
+            raise
+
+    def _run(self) -> list[dict]:
         p = self.plan
         gguf_float: Path | None = None
         if p.from_gguf is not None:
@@ -160,6 +195,7 @@ class Builder:
         self.recipe_modelfile = recipe.modelfile
         data_dir = Path(recipe.dataset_dir)
         suite = p.data_suite or recipe.data_suite or "synthetic-train"
+        self.roots.update(data=data_dir, sft=Path(recipe.output_dir).expanduser())
 
         def do_data() -> list[Path]:
             export(load_suite(suite), data_dir)

@@ -9,6 +9,7 @@ float32 with plain file I/O; ``permute_qk`` is llama's q/k row reordering for ll
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,10 +156,18 @@ def _read_header(path: Path) -> tuple[int, dict[str, Any]]:
         if len(raw) != 8:
             raise ConvertError(f"{path} is truncated (no safetensors header)")
         n = int.from_bytes(raw, "little")
+        size = os.fstat(fh.fileno()).st_size
+        if n < 2 or 8 + n > size:  # a garbage length must not become a huge read
+            raise ConvertError(
+                f"{path} is not a safetensors file (its header claims {n} bytes, the file has {size}); "
+                "copy or save the checkpoint again"
+            )
         try:
             header = json.loads(fh.read(n))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ConvertError(f"{path} is not a safetensors file: {e}") from e
+    if not isinstance(header, dict):
+        raise ConvertError(f"{path} is not a safetensors file (its header is not a JSON object)")
     header.pop("__metadata__", None)
     return 8 + n, header
 

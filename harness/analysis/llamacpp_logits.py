@@ -43,6 +43,10 @@ __all__ = ["BaselineLogits", "GGUFModel", "LlamaCppLogits", "decision_tokens", "
 Messages = list[dict[str, str]]
 
 
+class TokenizerMismatch(ValueError):
+    """A candidate's tokenizer gives other tokens than the baseline's on the same text."""
+
+
 class LlamaCppLogits:
     """A :class:`~harness.analysis.divergence.LogitSource` over one GGUF (one thread at a time)."""
 
@@ -71,11 +75,14 @@ class LlamaCppLogits:
 
     def _load(self, n_ctx: int) -> None:
         self.close()
+        from harness._util.signals import deferred_signals
+
         try:
-            self._llm = self._lib.Llama(
-                model_path=str(self.gguf), n_ctx=n_ctx, n_batch=self._n_batch, n_ubatch=self._n_batch,
-                n_threads=self._threads, n_threads_batch=self._threads, logits_all=False, verbose=False,
-            )  # fmt: skip
+            with deferred_signals():  # a Ctrl-C during the load is not lost in llama.cpp's callbacks
+                self._llm = self._lib.Llama(
+                    model_path=str(self.gguf), n_ctx=n_ctx, n_batch=self._n_batch, n_ubatch=self._n_batch,
+                    n_threads=self._threads, n_threads_batch=self._threads, logits_all=False, verbose=False,
+                )  # fmt: skip
         except (ValueError, RuntimeError) as e:
             raise BackendError(
                 f"llama.cpp cannot load {self.gguf}: {e}; check that the GGUF is complete"
@@ -224,8 +231,12 @@ class BaselineLogits:
             for i, tok, pos in self.sequences:
                 mine = src.tokenize(cand.render(conversations[i]))
                 if mine[: len(tok)] != tok:
-                    raise ValueError(
-                        f"{cand.name} tokenizes the conversations differently from {self.base.name}"
+                    at = next((k for k, (a, b) in enumerate(zip(mine, tok, strict=False)) if a != b), None)
+                    at = min(len(mine), len(tok)) if at is None else at
+                    got = mine[at] if at < len(mine) else "end of text"
+                    raise TokenizerMismatch(
+                        f"{cand.name} tokenizes the conversations differently from {self.base.name}: "
+                        f"conversation {i}, token {at} is {got} where the baseline has {tok[at]}"
                     )
                 rows = src.logits_at(tok, pos)
                 base = np.load(self.folder / f"baseline-{i}.npy")

@@ -117,11 +117,14 @@ class LlamaCppBackend(StreamingChat):
         n_ctx = clamp_num_ctx(n_ctx, self._train_ctx())
         # Like Ollama: about one thread per physical core (oversubscribed llama.cpp threads spin badly).
         threads = int(self._threads or params.get("num_thread") or max(1, min(8, (os.cpu_count() or 2) // 2)))
+        from harness._util.signals import deferred_signals
+
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(self.gguf), n_ctx=n_ctx, n_batch=int(params.get("num_batch", 512)),
-                n_threads=threads, n_threads_batch=threads, verbose=self._verbose, **self._llama_kwargs,
-            )  # fmt: skip
+            with deferred_signals():  # a Ctrl-C during the load is not lost in llama.cpp's callbacks
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.gguf), n_ctx=n_ctx, n_batch=int(params.get("num_batch", 512)),
+                    n_threads=threads, n_threads_batch=threads, verbose=self._verbose, **self._llama_kwargs,
+                )  # fmt: skip
         except (ValueError, RuntimeError) as e:
             raise BackendError(
                 f"llama.cpp cannot load {self.gguf}: {e}; check that the GGUF is complete"

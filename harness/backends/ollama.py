@@ -315,6 +315,10 @@ class OllamaBackend(StreamingChat):
                         break
             finally:
                 stream.close()
+        if final is None and done_reason != "timeout":  # the server died mid-reply: not a reply
+            raise TransientBackendError(
+                f"Ollama at {self.server.host} ended the reply of {self.model!r} before it was done"
+            )
         self.last_result = self._result("".join(parts), final, done_reason, msgs, time.perf_counter() - t0)
 
     def _result(self, text: str, final: Any, reason: str, msgs: Messages, wall: float) -> ChatResult:

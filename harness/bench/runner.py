@@ -34,8 +34,8 @@ from harness.backends.base import (
     ModelNotFound,
     TransientBackendError,
 )
-from harness.bench.suites import Suite, SuiteGame
-from harness.bench.traces import EpisodeTrace, StepTrace, TraceWriter, read_traces
+from harness.bench.suites import DRAW_RULE, Suite, SuiteGame, draw
+from harness.bench.traces import UNREADABLE, EpisodeTrace, StepTrace, TraceWriter, load_traces, set_aside
 from harness.errors import HarnessError
 from harness.world.progress import SubgoalTracker
 
@@ -44,6 +44,14 @@ MAX_EMPTY_REPLIES = 3
 
 class RunMismatch(HarnessError):
     """The output folder holds a different run."""
+
+
+class EngineChanged(RunMismatch):
+    """The run was started with another engine version."""
+
+
+NOT_IDENTITY = ("provenance", "resumes", "drawn")
+"""Keys of run.json that record the run without deciding whether a rerun may resume it."""
 
 
 @dataclass
@@ -59,14 +67,15 @@ class RunConfig:
     system: str | None = SYSTEM_PROMPT
     retries: int = 3
     backoff_s: float = 0.5
+    allow_engine_change: bool = False
+    """Resume a run although its engine version changed since it started."""
 
     def identity(self) -> dict:
         """What must match for a rerun to resume this run."""
         d = asdict(self)
         d["options"] = self.options.record()
-        d.pop("retries")
-        d.pop("backoff_s")
-        d.pop("limit")
+        for k in ("retries", "backoff_s", "limit", "allow_engine_change"):
+            d.pop(k)
         return d
 
 
@@ -138,6 +147,18 @@ def play_episode(
                 trace.ended, trace.error = "error", f"step {i}: {e}"
                 break
             backend_s += latency
+            if res.done_reason == "timeout":  # the infrastructure's failure, not the model's reply
+                trace.steps.append(
+                    StepTrace(
+                        index=i, assistant=res.text, kind="timeout", observation="", latency_s=latency,
+                        prompt_tokens=res.prompt_tokens, prompt_eval_count=res.prompt_eval_count,
+                        eval_count=res.eval_count, eval_duration_s=res.eval_duration_s,
+                        done_reason=res.done_reason, retries=retries,
+                    )
+                )  # fmt: skip
+                trace.ended = "timeout"
+                trace.error = f"step {i}: no complete reply within {cfg.options.timeout_s:g} s (--timeout)"
+                break
             parsed = parse_reply(res.text)
             command = None
             admissible = False
@@ -199,32 +220,87 @@ def run_suite(
     examples_for: Callable[[str], list[Demo] | None] | None = None,
     on_episode: Callable[[EpisodeTrace], None] | None = None,
     fatal: tuple[type[BaseException], ...] = (BackendUnavailable, ModelNotFound),
+    log: Callable[[str], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> list[EpisodeTrace]:
     """Play every unfinished game of the suite into ``out_dir``; returns all traces of the run
     (earlier and new) in suite order. Exceptions in ``fatal`` stop the run (finished episodes
-    stay on disk); other backend errors are recorded per episode."""
+    stay on disk); other backend errors are recorded per episode. The folder is locked while
+    the run writes it (a second run into it fails, naming the first); unreadable lines of an
+    earlier traces.jsonl are moved aside (``log`` says how many). ``on_ready`` is called once
+    these checks pass, before the first episode (the CLI starts its progress bar there)."""
+    from harness._util.lock import FolderLock
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, "bench run"):
+        return _run_locked(
+            suite, make_backend, cfg, out, workers, examples_for, on_episode, fatal, log, on_ready
+        )
+
+
+def _check_run_file(out: Path, cfg: RunConfig, entries: list[SuiteGame]) -> None:
+    """Write run.json, or check that the one in ``out`` is this run (the engine version too)."""
+    from harness._util.atomic import atomic_write_text
+    from harness._util.jsonfile import read_json
+    from harness.bench.provenance import engine_version, provenance
+
     run_file = out / "run.json"
     identity = cfg.identity()
-    if run_file.exists():
-        old = json.loads(run_file.read_text())
-        if old != identity:
-            diff = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
-            raise RunMismatch(
-                f"{out} holds a different run (differs in {', '.join(diff)}); use another --out or remove it"
-            )
-    else:
-        from harness._util.atomic import atomic_write_text
+    facts = provenance()
+    facts["engine"] = engine_version(cfg.backend, facts)
+    drawn = {"rule": DRAW_RULE, "limit": cfg.limit, "games": [e.id for e in entries]}
+    if not run_file.exists():
+        record = {**identity, "provenance": facts, "drawn": drawn}
+        atomic_write_text(run_file, json.dumps(record, indent=2))
+        return
+    old = read_json(
+        run_file, "run record", RunMismatch, "use another --out, or remove the folder to start over"
+    )
+    mine = {k: v for k, v in old.items() if k not in NOT_IDENTITY}
+    if mine != identity:
+        diff = sorted(k for k in set(mine) | set(identity) if mine.get(k) != identity.get(k))
+        raise RunMismatch(
+            f"{out} holds a different run (differs in {', '.join(diff)}); use another --out or remove it"
+        )
+    was = (old.get("provenance") or {}).get("engine")
+    if was is not None and was != facts["engine"] and not cfg.allow_engine_change:
+        raise EngineChanged(
+            f"{out} was started with {was}, this is {facts['engine']}; finish it with the same engine, "
+            "rerun with --allow-engine-change to mix them, or use another --out"
+        )
+    old.setdefault("provenance", facts)
+    old["resumes"] = [*old.get("resumes", []), facts]
+    old["drawn"] = drawn
+    atomic_write_text(run_file, json.dumps(old, indent=2))
 
-        atomic_write_text(run_file, json.dumps(identity, indent=2))
-    entries = suite.games()
-    if cfg.limit:
-        entries = entries[: cfg.limit]
+
+def _run_locked(
+    suite: Suite,
+    make_backend: Callable[[], Backend],
+    cfg: RunConfig,
+    out: Path,
+    workers: int,
+    examples_for: Callable[[str], list[Demo] | None] | None,
+    on_episode: Callable[[EpisodeTrace], None] | None,
+    fatal: tuple[type[BaseException], ...],
+    log: Callable[[str], None] | None,
+    on_ready: Callable[[], None] | None,
+) -> list[EpisodeTrace]:
+    entries = draw(suite.games(), cfg.limit)
+    _check_run_file(out, cfg, entries)
     traces_path = out / "traces.jsonl"
+    found = load_traces(traces_path)
+    if moved := set_aside(traces_path, found):
+        (log or (lambda _: None))(
+            f"{traces_path}: {moved} unreadable line(s) ({found.summary()}) moved to {out / UNREADABLE}; "
+            "games without a readable record are played again"
+        )
     writer = TraceWriter(traces_path)
-    done = {t.game_id: t for t in read_traces(traces_path)}
+    done = {t.game_id: t for t in found.traces}
     todo = [e for e in entries if e.id not in done]
+    if on_ready:
+        on_ready()
     lock = threading.Lock()
     local = threading.local()
 

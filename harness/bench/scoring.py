@@ -2,7 +2,9 @@
 
 * success rate with a Wilson 95 % interval;
 * progress rate: subgoals reached / subgoals (1 for a win), AgentBoard-style;
-* steps; invalid-command rate (commands answered ``Nothing happens.``); parse-failure rate;
+* steps; invalid-command rate (commands answered ``Nothing happens.``); parse-failure rate
+  (over the replies that arrived: a reply cut off by the timeout is counted in ``timeouts``,
+  with ``errors``, as an infrastructure failure, never as the model's parse failure);
   think ratio; loop rate (episodes where one command was issued three times in a row);
 * efficiency vs the expert: success × expert steps / max(agent steps, expert steps);
 * tokens and latency per step; generation tokens/s from the backend's own timings.
@@ -64,6 +66,8 @@ class Metrics:
     loop_rate: float
     efficiency: float
     errors: int
+    timeouts: int
+    """Episodes ended because a reply did not arrive within the timeout."""
     prompt_tokens_per_step: float | None
     prompt_eval_per_step: float | None
     gen_tokens_per_step: float | None
@@ -82,6 +86,7 @@ def compute(traces: list[EpisodeTrace]) -> Metrics:
     n = len(traces)
     wins = sum(t.won for t in traces)
     steps = [s for t in traces for s in t.steps]
+    replies = [s for s in steps if s.kind != "timeout"]
     commands = [s for s in steps if s.kind == "command"]
     evals = [s.eval_count for s in steps if s.eval_count is not None]
     gen_tok_s = None
@@ -96,11 +101,12 @@ def compute(traces: list[EpisodeTrace]) -> Metrics:
         progress_rate=sum(t.progress for t in traces) / n if n else 0.0,
         mean_steps=len(steps) / n if n else 0.0,
         invalid_rate=sum(s.observation == NOTHING for s in commands) / len(commands) if commands else 0.0,
-        parse_failure_rate=sum(s.kind == "invalid" for s in steps) / len(steps) if steps else 0.0,
-        think_ratio=sum(s.kind == "think" for s in steps) / len(steps) if steps else 0.0,
+        parse_failure_rate=sum(s.kind == "invalid" for s in replies) / len(replies) if replies else 0.0,
+        think_ratio=sum(s.kind == "think" for s in replies) / len(replies) if replies else 0.0,
         loop_rate=sum(has_loop(t) for t in traces) / n if n else 0.0,
         efficiency=sum(efficiency(t) for t in traces) / n if n else 0.0,
         errors=sum(t.ended == "error" for t in traces),
+        timeouts=sum(t.ended == "timeout" for t in traces),
         prompt_tokens_per_step=_mean([s.prompt_tokens for s in steps if s.prompt_tokens is not None]),
         prompt_eval_per_step=_mean([s.prompt_eval_count for s in steps if s.prompt_eval_count is not None]),
         gen_tokens_per_step=_mean([float(e) for e in evals]),

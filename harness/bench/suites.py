@@ -69,7 +69,7 @@ class Suite(BaseModel):
                 for t in self.task_types:
                     seed = self.seed * 1_000_003 + i
                     out.append(SuiteGame(f"synthetic/{t}/{seed}", t, seed=seed))
-        return out[: self.limit] if self.limit else out
+        return draw(out, self.limit)
 
     def game(self, entry: SuiteGame) -> Game:
         return Game(entry.world(), text_format=self.text_format, max_steps=self.max_steps)
@@ -92,6 +92,26 @@ class SuiteGame:
         from harness.world.generator import generate_world
 
         return generate_world(self.task_type, self.seed or 0)
+
+
+def draw(entries: list[SuiteGame], limit: int | None) -> list[SuiteGame]:
+    """``limit`` games taken round-robin over task types (each type's games in suite order), so
+    that a quick run is a fair sample; all of them, in suite order, without a limit. Synthetic
+    suites are already interleaved, so for them this is the first ``limit`` games."""
+    if not limit or limit >= len(entries):
+        return list(entries)
+    by_type: dict[str, list[SuiteGame]] = {}
+    for e in entries:
+        by_type.setdefault(e.task_type, []).append(e)
+    picked: list[SuiteGame] = []
+    for i in range(max(len(v) for v in by_type.values())):
+        for games in by_type.values():
+            if i < len(games):
+                picked.append(games[i])
+    return picked[:limit]
+
+
+DRAW_RULE = "round-robin over task types, suite order within a type"
 
 
 def scenario_dirs() -> list[Path]:

@@ -3,18 +3,36 @@
 Appending is crash-safe: each record is one ``write`` of a full line followed by ``fsync``; a
 reader ignores (and the writer truncates) a torn last line left by a killed process, so a
 resumed run neither loses nor duplicates an episode.
+
+Any other line that cannot be read (not UTF-8, not JSON, not a valid record, a second record of
+a game already read) is counted by :func:`load_traces`; a resume moves such lines aside to
+``traces.unreadable.jsonl`` (:func:`set_aside`) and the reports say how many there were. A record
+of a trace version this harness does not know stops the run (:class:`TraceVersionError`).
+
+Version 2 added ``timeout`` to ``StepTrace.kind`` and ``EpisodeTrace.ended``: a reply cut off
+by ``--timeout`` is an infrastructure failure, kept apart from the model's parse failures.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-TRACE_VERSION = 1
+from harness.errors import HarnessError
+
+TRACE_VERSION = 2
+KNOWN_VERSIONS = (1, 2)
+UNREADABLE = "traces.unreadable.jsonl"
+"""Where a resume moves the lines of traces.jsonl it could not read."""
+
+
+class TraceVersionError(HarnessError):
+    """traces.jsonl holds records of a version this harness does not read."""
 
 
 class StepTrace(BaseModel):
@@ -24,8 +42,8 @@ class StepTrace(BaseModel):
     """0-based turn number (thoughts count as steps, as in ReAct)."""
     assistant: str
     """The model's raw reply."""
-    kind: Literal["think", "command", "invalid"]
-    """How the reply was read: a thought, a command, or unparseable."""
+    kind: Literal["think", "command", "invalid", "timeout"]
+    """How the reply was read: a thought, a command, unparseable, or cut off by the reply timeout."""
     command: str | None = None
     """The normalized command sent to the environment (None for thoughts and invalid replies)."""
     parse_error: str | None = None
@@ -79,7 +97,7 @@ class EpisodeTrace(BaseModel):
     """Step limit of the episode."""
     won: bool = False
     """The goal was reached."""
-    ended: Literal["won", "max_steps", "model_stopped", "error"] = "max_steps"
+    ended: Literal["won", "max_steps", "model_stopped", "error", "timeout"] = "max_steps"
     """Why the episode ended."""
     error: str | None = None
     """The error that ended the episode early, if any."""
@@ -103,21 +121,95 @@ class EpisodeTrace(BaseModel):
         return len(self.subgoals_reached) / len(self.subgoals) if self.subgoals else 0.0
 
 
-def read_traces(path: str | Path) -> list[EpisodeTrace]:
-    """Every complete record of a traces file (a torn last line is ignored)."""
+@dataclass
+class TraceFile:
+    """What :func:`load_traces` found in a traces file."""
+
+    traces: list[EpisodeTrace] = field(default_factory=list)
+    """Every readable record, first occurrence of each game, in file order."""
+    good: list[bytes] = field(default_factory=list)
+    """The raw lines of ``traces``."""
+    bad: list[tuple[int, str, bytes]] = field(default_factory=list)
+    """(line number, why, raw line) of each complete line that could not be used."""
+    torn: bool = False
+    """The file ends in a partial line (a killed writer); it is ignored."""
+
+    def summary(self) -> str:
+        whys: dict[str, int] = {}
+        for _, why, _ in self.bad:
+            whys[why] = whys.get(why, 0) + 1
+        return ", ".join(f"{n} {why}" for why, n in whys.items())
+
+
+def load_traces(path: str | Path) -> TraceFile:
+    """Read a traces file, counting the lines it cannot use; raises :class:`TraceVersionError`
+    for a record of an unknown version (a newer harness wrote it)."""
     p = Path(path)
+    out = TraceFile()
     if not p.exists():
-        return []
-    out = []
-    with open(p, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # torn write from a killed run
-            try:
-                out.append(EpisodeTrace.model_validate_json(line))
-            except ValueError:
-                continue
+        return out
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise HarnessError(f"{p}: cannot read the traces ({e.strerror})") from None
+    lines = data.split(b"\n")
+    if lines and lines[-1]:
+        out.torn = True  # torn write from a killed run
+    seen: set[str] = set()
+    for n, raw in enumerate(lines[:-1], 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            out.bad.append((n, "not UTF-8", raw))
+            continue
+        except ValueError:
+            out.bad.append((n, "not JSON", raw))
+            continue
+        version = obj.get("version") if isinstance(obj, dict) else None
+        if isinstance(version, int) and version not in KNOWN_VERSIONS:
+            raise TraceVersionError(
+                f"{p}:{n}: trace version {version}, this harness reads versions "
+                f"{', '.join(map(str, KNOWN_VERSIONS))}; use the harness that wrote it, or another --out"
+            )
+        try:
+            trace = EpisodeTrace.model_validate(obj)
+        except ValidationError:
+            out.bad.append((n, "invalid record", raw))
+            continue
+        if trace.game_id in seen:
+            out.bad.append((n, "duplicate game", raw))
+            continue
+        seen.add(trace.game_id)
+        out.traces.append(trace)
+        out.good.append(raw)
     return out
+
+
+def read_traces(path: str | Path) -> list[EpisodeTrace]:
+    """Every readable record of a traces file (a torn last line and unreadable lines are left
+    out; :func:`load_traces` counts them)."""
+    return load_traces(path).traces
+
+
+def set_aside(path: str | Path, found: TraceFile) -> int:
+    """Move the unreadable lines of ``path`` (as found by :func:`load_traces`) to
+    ``traces.unreadable.jsonl`` beside it, keeping the readable ones; returns how many moved."""
+    from harness._util.atomic import atomic_write_bytes
+
+    if not found.bad:
+        return 0
+    p = Path(path)
+    aside = p.with_name(UNREADABLE)
+    fd = os.open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"".join(raw + b"\n" for _, _, raw in found.bad))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    atomic_write_bytes(p, b"".join(raw + b"\n" for raw in found.good))
+    return len(found.bad)
 
 
 class TraceWriter:

@@ -72,15 +72,43 @@ def cli(ctx: click.Context, debug: bool) -> None:
         os.environ["HARNESS_DEBUG"] = "1"
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: HarnessError → one line on stderr; Ctrl-C → exit 130."""
-    from harness.errors import HarnessError
+def _os_error_line(e: OSError) -> str:
+    """One line for an OSError that reached the top: what failed, on which path."""
+    import errno
 
+    path = e.filename if e.filename is not None else ""
+    fix = {
+        errno.EACCES: "check its permissions, or choose another place (--out, HARNESS_HOME)",
+        errno.EPERM: "check its permissions, or choose another place (--out, HARNESS_HOME)",
+        errno.EROFS: "the file system is read-only; choose another place (--out, HARNESS_HOME)",
+        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+        errno.EISDIR: "it is a folder; give a file",
+        errno.ENAMETOOLONG: "the name is too long for the file system; use a shorter one",
+        errno.ENOSPC: "the disk is full; free some space and rerun (finished work is kept)",
+        errno.ENOENT: "no such file or folder",
+    }.get(e.errno or 0, "")
+    where = f"{path}: " if path else ""
+    return f"{where}{e.strerror or e}" + (f"; {fix}" if fix else "")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: HarnessError → one line on stderr; Ctrl-C → exit 130, SIGTERM → 143;
+    an OSError or undecodable text that no command caught → one line naming the path."""
+    from harness._util.signals import install_sigterm
+    from harness.errors import HarnessError, Terminated
+
+    previous = install_sigterm()
     try:
         cli.main(args=argv, prog_name="harness", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (and so SIGTERM) into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo("Terminated.", err=True)
+            sys.exit(143)
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(143)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
@@ -94,3 +122,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except OSError as e:
+        if os.environ.get("HARNESS_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"error: {_os_error_line(e)}", err=True)
+        sys.exit(1)
+    except UnicodeDecodeError as e:
+        if os.environ.get("HARNESS_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"error: a file is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})", err=True
+        )
+        sys.exit(1)
+    finally:
+        if previous is not None:  # main() called in-process (tests, scripts): leave SIGTERM as it was
+            import signal
+
+            signal.signal(signal.SIGTERM, previous)

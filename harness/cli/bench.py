@@ -60,7 +60,17 @@ def _safe(name: str) -> str:
 @click.option(
     "--timeout", "timeout_s", default=120.0, show_default=True, help="Wall-clock limit per reply (s)."
 )
-@click.option("--limit", default=None, type=click.IntRange(1), help="Only the first K games of the suite.")
+@click.option(
+    "--limit",
+    default=None,
+    type=click.IntRange(1),
+    help="Only K games, taken round-robin over task types (results.json lists them).",
+)
+@click.option(
+    "--allow-engine-change",
+    is_flag=True,
+    help="Resume a run although the engine version (llama.cpp, Ollama, transformers) changed.",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -82,6 +92,7 @@ def bench(
     timeout_s: float,
     multiline: bool,
     limit: int | None,
+    allow_engine_change: bool,
     out_dir: str | None,
 ) -> None:
     """Run ReAct episodes against MODEL on a suite and score the action traces.
@@ -98,14 +109,12 @@ def bench(
 
     from harness.agent.fewshot import examples_for
     from harness.bench.runner import RunConfig
-    from harness.bench.suites import load_suite
-    from harness.report import write_reports
+    from harness.bench.suites import draw, load_suite
+    from harness.report import load_run, write_reports
 
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
-    games = s.games()
-    if limit:
-        games = games[:limit]
+    games = draw(s.games(), limit)
     backend_name, make_backend, workers = _backend_factory(model, backend, seed or 0, workers, console)
     options, decoding = bench_options(temperature, seed, num_predict, timeout_s, multiline, modelfile_options)
     cfg = RunConfig(
@@ -117,6 +126,7 @@ def bench(
         seed=seed or 0,
         limit=limit,
         options=options,
+        allow_engine_change=allow_engine_change,
     )
     out = Path(out_dir or f"runs/{_safe(model)}-{_safe(s.name)}-{mode}")
     examples = (lambda t: list(examples_for(t, s.text_format))) if mode == "fewshot" else None
@@ -127,12 +137,17 @@ def bench(
     )
     try:
         traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console)
-    except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True
-        )
-        sys.exit(130)
-    results = write_reports(out, traces, {**cfg.identity(), "decoding": decoding})
+    except KeyboardInterrupt as e:
+        from harness.errors import Terminated
+
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        click.echo(f"{what}. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
+    from harness._util.signals import deferred_signals
+
+    with deferred_signals():  # a Ctrl-C or SIGTERM now lands once the reports are written
+        _, info = load_run(out)
+        results = write_reports(out, traces, {**info, "decoding": decoding})
     _print_summary(console, results, out)
 
 
@@ -222,7 +237,8 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=False) as bar:
+    bar = Progress(*columns, console=console, transient=False)
+    try:  # the bar starts once the run's checks pass (lock, run.json, traces), so errors stay one line
         task = bar.add_task(
             f"{cfg.model} on {suite.name}",
             total=total,
@@ -242,8 +258,11 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
             bar.update(task, advance=1, success=_pct(stats), tps=tps)
 
         return run_suite(
-            suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode
-        )
+            suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode,
+            log=lambda line: console.print(f"[yellow]{line}[/]"), on_ready=bar.start,
+        )  # fmt: skip
+    finally:
+        bar.stop()
 
 
 def _pct(stats: dict) -> str:

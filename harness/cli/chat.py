@@ -104,6 +104,14 @@ def chat(
         history.append({"role": "user", "content": line})
         try:
             reply = _reply(model, _with_system(system, history), options, verbose)
+        except KeyboardInterrupt as e:  # Ctrl-C cancels this reply, not the chat (SIGTERM still quits)
+            from harness.errors import Terminated
+
+            if isinstance(e, Terminated):
+                raise
+            history.pop()
+            click.echo("\n[reply cancelled]", err=True)
+            continue
         except Exception as e:
             from harness.errors import HarnessError
 

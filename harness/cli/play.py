@@ -18,7 +18,9 @@ HELP_LINES = "Type a command, '?' for the admissible commands, 'quit' to stop."
 @click.option("--game", "game_path", type=click.Path(dir_okay=False), help="A game.tw-pddl file.")
 @click.option("--suite", help="A scenario suite name (see 'harness suites') or YAML path.")
 @click.option("--index", type=int, default=None, help="Which game of the suite (0-based).")
-@click.option("--script", type=click.File("r"), help="Replay commands from FILE (one per line; '-' = stdin).")
+@click.option(
+    "--script", type=click.File("rb"), help="Replay commands from FILE (one per line; '-' = stdin)."
+)
 @click.option("--jsonl", is_flag=True, help="Print one JSON record per step instead of text.")
 @click.option(
     "--text-format", type=click.Choice(["2.1.1", "0.4"]), default=None, help="ALFWorld text variant."
@@ -65,7 +67,11 @@ def play(
             raise UsageError("--expert and --script exclude each other")
         _play_expert(game, jsonl)
     elif script is not None:
-        commands = (line.rstrip("\n") for line in script)
+        from harness._util.yamlfile import decode_text
+
+        text = decode_text(script.read(), script.name, "the script", UsageError)
+        lines = text.replace("\r\n", "\n").split("\n")
+        commands = iter(lines[:-1] if lines[-1] == "" else lines)
         _run(game, commands, jsonl, interactive=False)
     else:
         if jsonl:

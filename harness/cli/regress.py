@@ -26,7 +26,8 @@ PHASES = ("episodes", "agreement", "divergence")
     "--gates",
     "gates_file",
     type=click.Path(dir_okay=False, exists=True),
-    help="Thresholds per level (YAML, e.g. regress/gates.yaml); exit 3 when one fails.",
+    help="Thresholds per level (YAML, e.g. regress/gates.yaml); exit 3 when one fails "
+    "(with --junit and no --gates: the shipped regress/gates.yaml).",
 )
 @click.option(
     "--junit", type=click.Path(dir_okay=False), help="Write JUnit XML: one test case per level × gate."
@@ -96,6 +97,11 @@ def regress(
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
     lvls, base = resolve_levels(name, levels, baseline)
+    if junit and not gates_file:  # a JUnit file with no test cases would pass any CI
+        from harness._util.resources import shipped_file
+
+        gates_file = str(shipped_file("regress", "gates.yaml"))
+        console.print(f"--junit without --gates: applying the shipped default gates ({gates_file})")
     gates = load_gates(gates_file) if gates_file else None
     for lv in lvls:  # an unknown level fails now, not after an hour of episodes
         resolve_backend_name(lv.model, backend)
@@ -110,11 +116,12 @@ def regress(
     try:
         with Progress(*columns, console=console) as progress:
             raw = run_regress(plan, progress)
-    except KeyboardInterrupt:
-        click.echo(
-            f"Interrupted. Finished work is saved in {out}; rerun the same command to resume.", err=True
-        )
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        from harness.errors import Terminated
+
+        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
+        click.echo(f"{what}. Finished work is saved in {out}; rerun the same command to resume.", err=True)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
     run = {
         "name": name, "baseline": base.label, "levels": [{"label": lv.label, "model": lv.model} for lv in lvls],
         "suite": s.name, "backend": backend, "mode": mode, "max_steps": max_steps or s.max_steps, "limit": limit,

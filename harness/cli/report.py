@@ -14,11 +14,17 @@ def report(run_dirs: tuple[str, ...], out_file: str | None) -> None:
     """Rebuild results.json / report.md / report.html of one run (from its traces), or, given
     several run folders, print a comparison with deltas per task type vs the first."""
     from harness._util.atomic import atomic_write_text
-    from harness.report import compare_runs, load_run, write_reports
+    from harness.report import compare_runs, load_run_checked, write_reports
 
     if len(run_dirs) == 1:
-        traces, info = load_run(run_dirs[0])
-        results = write_reports(run_dirs[0], traces, info)
+        traces, info, unreadable = load_run_checked(run_dirs[0])
+        if unreadable:
+            click.echo(
+                f"warning: {unreadable} unreadable line(s) in {run_dirs[0]}/traces.jsonl left out of the "
+                "reports (a resumed bench moves them aside and plays those games again)",
+                err=True,
+            )
+        results = write_reports(run_dirs[0], traces, info, unreadable=unreadable)
         o = results["overall"]
         click.echo(
             f"{run_dirs[0]}: success {o['success_rate']:.1%} ({o['successes']}/{o['episodes']}), "

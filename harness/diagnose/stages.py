@@ -115,10 +115,16 @@ def stages_from_build(build_dir: Path, host: str | None = None) -> list[Stage]:
         raise DiagnoseError(
             f"{f} not found; build the model with 'harness build' or name stages with --stage KIND=PATH"
         )
-    steps = json.loads(f.read_text()).get("steps", {})
+    from harness._util.jsonfile import read_json
+    from harness._util.paths import inside
+
+    steps = read_json(f, "build record", DiagnoseError, "rebuild with 'harness build'").get("steps", {})
 
     def outs(step: str) -> list[Path]:
-        return [Path(o["path"]) for o in steps.get(step, {}).get("outputs", [])]
+        recs = steps.get(step, {}).get("outputs", [])
+        if step in ("convert", "quantize"):  # written by the build, so inside its folder
+            return [inside(o["path"], build_dir, f"{f} ({step})") for o in recs]
+        return [Path(o["path"]) for o in recs]
 
     def trained(path: str) -> Stage:  # a LoRA adapter, or a full fine-tune's model folder
         return Stage("adapter" if Path(path, "adapter_config.json").is_file() else "sft", "adapter", path)

@@ -15,9 +15,14 @@ A gates file (see ``regress/gates.yaml``)::
         max_success_drop_pt: 5
         min_agreement: 0.90     # rates are fractions: 0.90, not 90
 
+    optional: [max_mean_kld]    # gates whose metric may be missing (skipped, not failed)
+
 A level's gates are looked up by its label (``q4_k_m``), then its model name
-(``tiny:q4_k_m``), then ``default``. A gate whose metric is unavailable (no GGUF for the
-divergence, no command in the baseline's trajectories) is *skipped*, not failed.
+(``tiny:q4_k_m``), then ``default``. A gate whose metric was not measured *fails* (regress fails
+closed), unless the gates file lists it under ``optional`` or its phase was left out with
+``--skip``; then it is skipped. A level that tokenizes the trajectories differently from the
+baseline fails the ``same_tokenizer`` check, whatever the gates say. Without ``--gates``,
+``--junit`` applies the shipped ``regress/gates.yaml``.
 """
 
 from __future__ import annotations
@@ -54,7 +59,18 @@ GATES: dict[str, tuple[str, str, str, str]] = {
 }  # fmt: skip
 FRACTIONS = {"min_success", "max_invalid_rate", "min_agreement", "min_expert_agreement", "min_exact_agreement",
              "min_same_top1", "min_p_value"}  # fmt: skip
-Gates = dict[str, dict[str, float]]
+PHASE_METRICS = {
+    "episodes": {"success_drop_pt", "progress_drop_pt", "success_rate", "p_value", "invalid_rate"},
+    "agreement": {"agreement_baseline", "agreement_expert", "exact_agreement"},
+    "divergence": {"mean_kld", "p99_kld", "same_top1", "ppl_ratio"},
+}
+"""The metrics each phase of ``harness regress`` measures (for ``--skip PHASE``)."""
+
+
+class Gates(dict[str, dict[str, float]]):
+    """Thresholds by level, plus ``optional``: the gates whose metric may be missing."""
+
+    optional: frozenset[str] = frozenset()
 
 
 class GatesError(HarnessError, ValueError):
@@ -75,9 +91,15 @@ def parse_gates(data: Any, source: str = "gates") -> Gates:
         )
     if data.get("version", 1) != 1:
         raise GatesError(f"{source}: version {data['version']} is not supported (use version: 1)")
-    if unknown := set(data) - {"version", "levels"}:
-        raise GatesError(f"{source}: unknown key(s) {', '.join(sorted(unknown))} (use version, levels)")
-    out: Gates = {}
+    if unknown := set(data) - {"version", "levels", "optional"}:
+        raise GatesError(
+            f"{source}: unknown key(s) {', '.join(sorted(unknown))} (use version, levels, optional)"
+        )
+    optional = data.get("optional") or []
+    if not isinstance(optional, list) or any(g not in GATES for g in optional):
+        raise GatesError(f"{source}: optional must be a list of gate names (known: {', '.join(GATES)})")
+    out = Gates()
+    out.optional = frozenset(optional)
     for level, gates in data["levels"].items():
         if not isinstance(gates, dict):
             raise GatesError(f"{source}: level {level!r} needs a mapping of gate: threshold")
@@ -149,17 +171,31 @@ def metrics(row: dict, base: dict) -> dict[str, float | None]:
     }
 
 
-def check_gates(levels: dict[str, dict], baseline: str, gates: Gates) -> list[GateResult]:
-    """One result per (non-baseline) level × gate that applies to it."""
+def check_gates(
+    levels: dict[str, dict], baseline: str, gates: Gates | dict, skipped_phases: tuple[str, ...] | list = ()
+) -> list[GateResult]:
+    """One result per (non-baseline) level × gate that applies to it, plus a failed
+    ``same_tokenizer`` check for a level that tokenizes differently from the baseline."""
+    optional = getattr(gates, "optional", frozenset())
+    not_run = set().union(*(PHASE_METRICS.get(p, set()) for p in skipped_phases))
     out = []
     for label, row in levels.items():
         if label == baseline:
             continue
+        if mismatch := row.get("tokenizer_mismatch"):
+            out.append(GateResult(label, row["model"], "same_tokenizer", 0.0, None, "fail", mismatch))
         for key, threshold in gates_for(gates, label, row["model"]).items():
             metric, sense, what, fmt = GATES[key]
             value = row["metrics"].get(metric)
-            if value is None:
-                status, msg = "skip", f"{what}: not measured for {label}"
+            if value is None and (key in optional or metric in not_run):
+                why = "phase skipped" if metric in not_run else "optional in the gates file"
+                status, msg = "skip", f"{what}: not measured for {label} ({why})"
+            elif value is None:
+                status = "fail"
+                msg = (
+                    f"{what}: not measured for {label}; a missing metric fails the gate "
+                    "(list it under 'optional:' in the gates file if it may be absent)"
+                )
             else:
                 ok = value <= threshold if sense == "max" else value >= threshold
                 rel = ("≤" if ok else ">") if sense == "max" else ("≥" if ok else "<")
@@ -194,7 +230,7 @@ def finish(raw: dict, run: dict, gates: Gates | None, out: Path, junit: Path | N
     base = raw["levels"][run["baseline"]]
     for row in raw["levels"].values():
         row["metrics"] = metrics(row, base)
-    checked = check_gates(raw["levels"], run["baseline"], gates or {})
+    checked = check_gates(raw["levels"], run["baseline"], gates or {}, run.get("skipped_phases") or ())
     results = {
         "version": RESULTS_VERSION,
         "run": run,

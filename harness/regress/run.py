@@ -370,7 +370,7 @@ def _agreement(
 
 def _divergence(plan: RegressPlan, gold: list, levels: dict[str, dict], progress: Any) -> None:
     """Adds ``divergence`` (or a note) to every non-baseline level that has a local GGUF."""
-    from harness.analysis.llamacpp_logits import BaselineLogits, GGUFModel
+    from harness.analysis.llamacpp_logits import BaselineLogits, GGUFModel, TokenizerMismatch
     from harness.serving.store import get_local
 
     def model(label: str) -> GGUFModel | None:
@@ -400,9 +400,14 @@ def _divergence(plan: RegressPlan, gold: list, levels: dict[str, dict], progress
         if hit is None:
             try:
                 hit = _save(path, key, {"stats": ref.compare(cand, convs, n_threads=plan.threads).to_dict()})
+            except TokenizerMismatch as e:  # the worst breakage: a failure, never a skip
+                hit = _save(path, key, {"tokenizer_mismatch": str(e)})
             except ValueError as e:
                 hit = _save(path, key, {"skipped": str(e)})
-        if "skipped" in hit:
+        if "tokenizer_mismatch" in hit:
+            levels[lv.label]["tokenizer_mismatch"] = hit["tokenizer_mismatch"]
+            plan.notes.append(f"{lv.label}: {hit['tokenizer_mismatch']}")
+        elif "skipped" in hit:
             plan.notes.append(f"{lv.label}: divergence skipped, {hit['skipped']}")
         else:
             levels[lv.label]["divergence"] = hit["stats"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness._util.atomic import atomic_write_text
 from harness.bench.scoring import score
-from harness.bench.traces import EpisodeTrace, read_traces
+from harness.bench.traces import EpisodeTrace, load_traces
 from harness.errors import HarnessError
 from harness.report.html import render_html
 from harness.report.markdown import metrics_table, render_markdown
@@ -20,11 +20,15 @@ from harness.report.markdown import metrics_table, render_markdown
 RESULTS_VERSION = 1
 
 
-def results_dict(traces: list[EpisodeTrace], run_info: dict) -> dict:
+def results_dict(traces: list[EpisodeTrace], run_info: dict, unreadable: int = 0) -> dict:
     s = score(traces)
     return {
         "version": RESULTS_VERSION,
-        "run": run_info,
+        "run": {k: v for k, v in run_info.items() if k not in ("provenance", "resumes", "drawn")},
+        "provenance": run_info.get("provenance"),
+        "resumes": run_info.get("resumes", []),
+        "drawn": run_info.get("drawn"),
+        "unreadable_trace_lines": unreadable,
         "overall": s["overall"].to_dict(),
         "by_task_type": {k: m.to_dict() for k, m in s["by_task_type"].items()},
         "episodes": [
@@ -43,10 +47,13 @@ def results_dict(traces: list[EpisodeTrace], run_info: dict) -> dict:
     }
 
 
-def write_reports(out_dir: str | Path, traces: list[EpisodeTrace], run_info: dict) -> dict:
-    """Write results.json, report.md and report.html into ``out_dir``; returns the results."""
+def write_reports(
+    out_dir: str | Path, traces: list[EpisodeTrace], run_info: dict, *, unreadable: int = 0
+) -> dict:
+    """Write results.json, report.md and report.html into ``out_dir``; returns the results.
+    ``unreadable``: lines of traces.jsonl that could not be read (the reports say so)."""
     out = Path(out_dir)
-    results = results_dict(traces, run_info)
+    results = results_dict(traces, run_info, unreadable)
     atomic_write_text(out / "results.json", json.dumps(results, indent=2))
     atomic_write_text(out / "report.md", render_markdown(results))
     atomic_write_text(out / "report.html", render_html(results, traces))
@@ -54,12 +61,28 @@ def write_reports(out_dir: str | Path, traces: list[EpisodeTrace], run_info: dic
 
 
 def load_run(run_dir: str | Path) -> tuple[list[EpisodeTrace], dict]:
+    """(readable traces, run.json) of a run folder; see :func:`load_run_checked` for the count
+    of unreadable trace lines."""
+    traces, info, _ = load_run_checked(run_dir)
+    return traces, info
+
+
+def load_run_checked(run_dir: str | Path) -> tuple[list[EpisodeTrace], dict, int]:
+    """(readable traces, run.json, number of unreadable lines in traces.jsonl)."""
+    from harness._util.jsonfile import read_json
+
     d = Path(run_dir)
     traces_file = d / "traces.jsonl"
     if not traces_file.exists():
         raise HarnessError(f"{d} holds no traces.jsonl: give a folder written by 'harness bench --out'")
-    info = json.loads((d / "run.json").read_text()) if (d / "run.json").exists() else {}
-    return read_traces(traces_file), info
+    run_file = d / "run.json"
+    info = (
+        read_json(run_file, "run record", HarnessError, "rerun the bench into a new --out")
+        if run_file.exists()
+        else {}
+    )
+    found = load_traces(traces_file)
+    return found.traces, info, len(found.bad)
 
 
 def compare_runs(run_dirs: list[str | Path]) -> str:

@@ -44,11 +44,25 @@ def render_markdown(results: dict) -> str:
         "",
         f"**Success {o['success_rate']:.1%}** ({o['successes']}/{o['episodes']}, 95% CI "
         f"{o['success_ci'][0]:.1%}–{o['success_ci'][1]:.1%}) · progress {o['progress_rate']:.1%}"
-        f" · errors {o['errors']}",
+        f" · errors {o['errors']} · timeouts {o.get('timeouts', 0)}",
         "",
         metrics_table([*results["by_task_type"].items(), ("**overall**", o)]),
         "",
     ]
+    if results.get("unreadable_trace_lines"):
+        lines[4:4] = [
+            f"**{results['unreadable_trace_lines']} unreadable line(s) of traces.jsonl are not counted.**",
+            "",
+        ]
+    if (drawn := results.get("drawn")) and drawn.get("limit"):
+        lines += [f"{len(drawn['games'])} games drawn ({drawn['rule']}, --limit {drawn['limit']}).", ""]
+    prov = results.get("provenance") or {}
+    if prov:
+        lines += [
+            "provenance: "
+            + " · ".join(f"{k} {v}" for k, v in prov.items() if v is not None and k != "engine"),
+            "",
+        ]
     perf = [
         ("prompt tokens / step", o.get("prompt_tokens_per_step"), "{:.0f}"),
         ("prompt tokens evaluated / step", o.get("prompt_eval_per_step"), "{:.0f}"),

@@ -1,7 +1,9 @@
 """What a GGUF file's header says about the model: architecture, name, file type, context length.
 
-:func:`read_gguf_info` reads and checks only the header (magic, version, metadata key/values),
-never the tensor data; every problem is a :class:`GGUFError` with a one-line fix.
+:func:`read_gguf_info` reads and checks the header (magic, version, metadata key/values) and
+the tensor table (names, shapes, types, offsets), and checks that every tensor's data lies inside
+the file, without reading the data: a GGUF cut short is refused when it enters the store, not
+when a model first loads it. Every problem is a :class:`GGUFError` with a one-line fix.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class GGUFInfo:
 
     version: int
     tensor_count: int
+    data_end: int = 0
+    """Where the last tensor's data ends (bytes from the start of the file)."""
     architecture: str | None = None
     name: str | None = None
     file_type: int | None = None
@@ -60,14 +64,14 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
                 raise GGUFError(
                     f"{p}: not a GGUF file (no GGUF magic bytes); convert the model to GGUF first"
                 )
-            return _read_header(fh, p)
+            return _read_header(fh, p, p.stat().st_size)
     except OSError as e:
         raise GGUFError(f"{p}: cannot read it ({e.strerror})") from None
     except (struct.error, UnicodeDecodeError, EOFError):
         raise GGUFError(f"{p}: truncated or corrupt GGUF header; re-create the file") from None
 
 
-def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
+def _read_header(fh: IO[bytes], p: Path, file_size: int) -> GGUFInfo:
     def num(fmt: str) -> Any:
         size = struct.calcsize(fmt)
         raw = fh.read(size)
@@ -111,11 +115,13 @@ def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
     for _ in range(kv_count):
         key = string()
         meta[key] = value(num("<I"))
+    data_end = _check_tensors(fh, p, file_size, tensor_count, num, string, meta)
     arch = meta.get("general.architecture")
     ctx = meta.get(f"{arch}.context_length") if arch else None
     return GGUFInfo(
         version=version,
         tensor_count=tensor_count,
+        data_end=data_end,
         architecture=arch,
         name=meta.get("general.name"),
         file_type=meta.get("general.file_type"),
@@ -124,3 +130,56 @@ def _read_header(fh: IO[bytes], p: Path) -> GGUFInfo:
         bos_token_id=meta.get("tokenizer.ggml.bos_token_id"),
         eos_token_id=meta.get("tokenizer.ggml.eos_token_id"),
     )
+
+
+def _type_sizes() -> dict[int, tuple[int, int]]:
+    """ggml tensor type -> (elements per block, bytes per block), from gguf-py's table."""
+    from gguf import GGML_QUANT_SIZES
+
+    return {int(t): sizes for t, sizes in GGML_QUANT_SIZES.items()}
+
+
+def _check_tensors(
+    fh: IO[bytes], p: Path, file_size: int, count: int, num: Any, string: Any, meta: dict
+) -> int:
+    """Read the tensor table after the metadata; check every tensor's data extent against the
+    file size. Returns where the data of the last tensor ends."""
+    if count == 0:
+        return fh.tell()
+    sizes = _type_sizes()
+    tensors = []
+    for _ in range(count):
+        name = string()
+        n_dims = num("<I")
+        if not 1 <= n_dims <= 4:
+            raise GGUFError(
+                f"{p}: corrupt GGUF tensor table ({name}: {n_dims} dimensions); re-create the file"
+            )
+        dims = [num("<Q") for _ in range(n_dims)]
+        kind, offset = num("<I"), num("<Q")
+        if kind not in sizes:
+            raise GGUFError(
+                f"{p}: tensor {name} has unknown type {kind}; re-create the file or update the harness"
+            )
+        tensors.append((name, dims, kind, offset))
+    align = meta.get("general.alignment") or 32
+    if not isinstance(align, int) or align <= 0 or align & (align - 1):
+        raise GGUFError(f"{p}: corrupt GGUF header (general.alignment {align!r}); re-create the file")
+    start = -(-fh.tell() // align) * align
+    end = start
+    for name, dims, kind, offset in tensors:
+        block, nbytes = sizes[kind]
+        n = 1
+        for d in dims:
+            n *= d
+        if n % block:
+            raise GGUFError(
+                f"{p}: tensor {name} has {n} elements, not a multiple of its block; re-create the file"
+            )
+        end = max(end, start + offset + n // block * nbytes)
+    if end > file_size:
+        raise GGUFError(
+            f"{p}: truncated GGUF ({file_size} bytes, its tensors need {end}); "
+            "copy or download the file again"
+        )
+    return end

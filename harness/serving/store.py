@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Literal
 
 from harness._util.atomic import atomic_write_text, sha256_file
+from harness._util.jsonfile import read_json
+from harness._util.paths import inside
 from harness.errors import HarnessError, UsageError
 from harness.serving.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from harness.serving.modelfile import Modelfile
@@ -77,8 +79,14 @@ def normalize_backend(backend: str) -> Where:
     raise UsageError(f"unknown backend {backend!r}: use auto, ollama or local")
 
 
+MAX_NAME = 200
+"""Longest model name: its manifest's file name must fit the file system's 255 bytes."""
+
+
 def canonical_name(name: str) -> str:
     """Check a model name (``name``, ``ns/name``, ``name:tag``); ``x:latest`` is ``x``."""
+    if len(name) > MAX_NAME:
+        raise UsageError(f"model name of {len(name)} characters is too long (at most {MAX_NAME})")
     if not _NAME.fullmatch(name):
         raise UsageError(
             f"invalid model name {name!r}: use letters, digits, '.', '_', '-', optionally ns/ and :tag"
@@ -153,15 +161,21 @@ def get_local(name: str) -> LocalModel | None:
 
 
 def _load_manifest(path: Path) -> LocalModel:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != MANIFEST_VERSION:
-            raise RegistryError(f"{path}: manifest version {data.get('version')} is not {MANIFEST_VERSION}")
-        return LocalModel(**data)
-    except (OSError, ValueError, TypeError) as e:
+    fix = "delete it and register the model again"
+    data = read_json(path, "manifest", RegistryError, fix)
+    if data.get("version") != MANIFEST_VERSION:
         raise RegistryError(
-            f"{path}: unreadable manifest ({e}); delete it and register the model again"
-        ) from None
+            f"{path}: manifest version {data.get('version')} is not {MANIFEST_VERSION}; {fix}"
+        )
+    try:
+        model = LocalModel(**data)
+    except TypeError as e:
+        raise RegistryError(f"{path}: unreadable manifest ({e}); {fix}") from None
+    if not isinstance(model.gguf, str):
+        raise RegistryError(f"{path}: unreadable manifest (gguf is not a path); {fix}")
+    # the blob it names must be in the store: `models rm` deletes it
+    inside(model.gguf, _store() / "blobs", f"manifest {path}")
+    return model
 
 
 def list_local() -> list[LocalModel]:
