@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
-__all__ = ["PathEscape", "inside"]
+__all__ = ["PathEscape", "inside", "slug"]
 
 
 class PathEscape(HarnessError, ValueError):
@@ -27,3 +27,9 @@ def inside(path: str | Path, root: str | Path, what: str) -> Path:
             "delete it and create it again"
         )
     return resolved
+
+
+def slug(name: str) -> str:
+    """A name as one safe path component: anything but letters, digits and ``-_.`` becomes ``-``
+    (``smollm2-react:q8_0`` → ``smollm2-react-q8_0``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)

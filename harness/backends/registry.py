@@ -35,6 +35,8 @@ BUILTIN = {
     "expert": "harness.backends.policies",
     "random": "harness.backends.policies",
 }
+POLICIES = ("expert", "random", "scripted")
+"""Built-ins that play without a model (``harness bench expert``): the model name is the backend."""
 _FACTORIES: dict[str, Factory] = {}
 
 

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import click
 
-POLICIES = ("expert", "random", "scripted")
+from harness._util.paths import slug
+from harness.backends.registry import POLICIES
 
 
 def default_suite() -> str:
     return "alfworld-valid-seen" if os.environ.get("ALFWORLD_DATA") else "synthetic-smoke"
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
 
 
 @click.command()
@@ -128,7 +125,7 @@ def bench(
         options=options,
         allow_engine_change=allow_engine_change,
     )
-    out = Path(out_dir or f"runs/{_safe(model)}-{_safe(s.name)}-{mode}")
+    out = Path(out_dir or f"runs/{slug(model)}-{slug(s.name)}-{mode}")
     examples = (lambda t: list(examples_for(t, s.text_format))) if mode == "fewshot" else None
     resume_hint = (
         "harness " + " ".join(sys.argv[1:])

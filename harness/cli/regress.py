@@ -88,9 +88,10 @@ def regress(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from harness._util.paths import slug
     from harness.backends.resolve import resolve_backend_name
     from harness.bench.suites import load_suite
-    from harness.cli.bench import _safe, default_suite
+    from harness.cli.bench import default_suite
     from harness.regress.report import GatesFailed, failed, finish, load_gates
     from harness.regress.run import RegressPlan, resolve_levels, run_regress
 
@@ -105,7 +106,7 @@ def regress(
     gates = load_gates(gates_file) if gates_file else None
     for lv in lvls:  # an unknown level fails now, not after an hour of episodes
         resolve_backend_name(lv.model, backend)
-    out = Path(out_dir or f"runs/regress-{_safe(name or base.model)}-{_safe(s.name)}")
+    out = Path(out_dir or f"runs/regress-{slug(name or base.model)}-{slug(s.name)}")
     plan = RegressPlan(
         levels=lvls, baseline=base, suite=suite or default_suite(), out=out, backend=backend, mode=mode,
         max_steps=max_steps, limit=limit, seed=seed, num_predict=num_predict, timeout_s=timeout_s,

@@ -32,6 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness._util.paths import slug
 from harness.diagnose.handles import _Handle, _HFHandle, end_of_turn, gguf_metadata, open_stage
 from harness.diagnose.stages import (
     DiagnoseConfig,
@@ -86,7 +87,7 @@ def _measure(
 
         run = RunConfig(suite=ctx["suite"].name, model=st.label, backend=st.kind, max_steps=cfg.max_steps,
                         limit=cfg.episodes, options=options)  # fmt: skip
-        folder = ctx["out"] / "episodes" / "".join(c if c.isalnum() or c in "-_." else "-" for c in st.label)
+        folder = ctx["out"] / "episodes" / slug(st.label)
         shutil.rmtree(folder, ignore_errors=True)  # a fresh run: the stage's weights may have changed
         be = h.backend()
         m["episodes"] = compute(run_suite(ctx["suite"], lambda: be, run, folder)).to_dict()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._util.atomic import atomic_write_text
+from harness._util.paths import slug
 from harness.backends.base import ChatOptions
 from harness.bench.traces import EpisodeTrace
 from harness.errors import HarnessError, UsageError
@@ -69,10 +70,6 @@ def resolve_levels(name: str | None, levels: str, baseline: str) -> tuple[list[L
         raise UsageError(f"--levels names a level twice: {levels}")
     out = [base] + [lv for lv in out if lv.model != base.model]
     return out, base
-
-
-def safe(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -316,7 +313,7 @@ def _episodes(
         suite=suite.name, model=lv.model, backend=kind, mode=plan.mode,
         max_steps=plan.max_steps or suite.max_steps, seed=plan.seed, limit=plan.limit, options=plan.options(),
     )  # fmt: skip
-    out = plan.out / "episodes" / safe(lv.label)
+    out = plan.out / "episodes" / slug(lv.label)
     done = len(read_traces(out / "traces.jsonl"))
     bar = _Bar(progress, f"episodes   {lv.label}", total, min(done, total))
     workers = 1 if kind == "llamacpp" else plan.workers
@@ -353,7 +350,7 @@ def _agreement(
     digest = row.get("sha256") or backends.get(lv).digest()
     opts = {k: v for k, v in asdict(plan.options()).items() if k != "timeout_s"}
     key = _key(lv.model, digest, opts, ident, plan.replay_turns)
-    path = plan.out / "agreement" / f"{safe(lv.label)}.json"
+    path = plan.out / "agreement" / f"{slug(lv.label)}.json"
     if (hit := _cached(path, key)) is not None:
         return hit["summary"]
     cap = plan.replay_turns
@@ -394,7 +391,7 @@ def _divergence(plan: RegressPlan, gold: list, levels: dict[str, dict], progress
             plan.notes.append(f"{lv.label}: divergence skipped, {lv.model} {no_logits}")
             bar.advance()
             continue
-        path = folder / f"{safe(lv.label)}.json"
+        path = folder / f"{slug(lv.label)}.json"
         key = _key(ref.key, levels[lv.label].get("sha256"))
         hit = _cached(path, key)
         if hit is None:
