@@ -129,3 +129,16 @@ def test_recipes_can_name_a_gguf_base(tmp_path: Path, tiny_llama_gguf: dict[str,
     r = recipe_from_dict({"base_model": f"gguf:{tiny_llama_gguf['f32']}", "output_dir": str(tmp_path)})
     base = Path(prepare_base(r, tmp_path, []))
     assert base == tmp_path / "base" and import_record(base) is not None
+
+
+def test_lineage_says_the_base_is_a_dequantized_gguf(tmp_path: Path, tiny_llama_gguf: dict[str, Path]) -> None:
+    """A checkpoint trained from an imported base carries the import record into lineage.json."""
+    import json
+
+    from train.merge import merge
+
+    base = import_gguf(tiny_llama_gguf["q8_0"], tmp_path / "base")
+    merged = merge(base, tmp_path / "merged")  # a full fine-tune's folder merges as itself
+    rec = json.loads((merged / "lineage.json").read_text())["base"]["imported_from_gguf"]
+    assert rec["gguf_sha256"] == import_record(base)["gguf_sha256"]
+    assert rec["gguf_file_type"].upper().startswith("Q8_0") and "dequantized" in rec["note"]

@@ -4,7 +4,8 @@
     python -m train.merge --adapter runs/tiny-cpu/model --out models/tiny-react   # full fine-tune
 
 Writes safetensors, ``config.json``, ``generation_config.json``, the tokenizer (with its chat
-template) and ``lineage.json``: base model id/path and the sha256 of its weights, the adapter's
+template) and ``lineage.json``: base model id/path and the sha256 of its weights (and, for a base
+imported from a GGUF, ``import.json``: which file and quantization it was dequantized from), the adapter's
 sha256, the sha256 of the training data files, the resolved recipe, library versions and the
 time. The merge runs in float32 and the result is saved in the base's dtype (bf16 for Qwen2.5).
 The folder is written under a temp name and renamed when complete.
@@ -85,6 +86,7 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, *, dtype: str | None = N
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
     from harness._util.atomic import atomic_dir
+    from train.import_gguf import import_record
     from train.sft import versions
 
     a, out = Path(adapter_dir).expanduser().resolve(), Path(out_dir).expanduser().resolve()
@@ -136,6 +138,8 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, *, dtype: str | None = N
             "model": meta.get("base_model") or recipe.get("base_model") or base_path,
             "path": base_path,
             "weights_sha256": weight_hashes(base_path),
+            # a base made by train.import_gguf says what it really is (e.g. a Q4_1 dequantization)
+            "imported_from_gguf": import_record(base_path) if Path(base_path).is_dir() else None,
         },
         "adapter": {"path": str(a), "sha256": {f.name: sha256_file(f) for f in adapter_files}},
         "data": _data_hashes(recipe, meta),
