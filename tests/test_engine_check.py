@@ -66,7 +66,7 @@ def test_doctor_on_a_healthy_install(
 def test_doctor_json_and_a_broken_engine(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harness.cli.doctor as doctor
+    import harness.bench.system as doctor
 
     monkeypatch.setenv("ALFWORLD_DATA", "/nonexistent/alfworld")
     real = doctor._pkg_version

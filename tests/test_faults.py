@@ -433,6 +433,10 @@ def test_provenance_is_recorded_and_a_changed_engine_is_refused(tmp_path: Path) 
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["provenance"]["engine"].startswith("llama_cpp_python ")
     assert {"harness", "git", "llama_cpp_python", "transformers", "ollama"} <= set(run["provenance"])
+    # the doctor's quick facts (issue 10): the engine's compiled instruction sets, games, disk
+    machine = run["machine"]
+    assert set(machine) == {"engine", "ollama", "alfworld", "factory", "disk"}
+    assert "AVX2" in machine["engine"]["features"] and machine["disk"]["builds"]["free_gb"] > 0
     run["provenance"]["engine"] = "llama_cpp_python 0.0.1"
     (tmp_path / "run.json").write_text(json.dumps(run))
     with pytest.raises(EngineChanged, match="--allow-engine-change"):

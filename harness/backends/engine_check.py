@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["EngineReport", "check_engine", "interpret"]
+__all__ = ["EngineReport", "check_engine", "compiled_features", "interpret"]
 
 REBUILD = "rerun scripts/setup (it rebuilds llama-cpp-python with portable CPU flags)"
 BATCH = 64
@@ -54,7 +54,7 @@ class EngineReport:
         )
 
 
-def _features(system_info: str) -> list[str]:
+def compiled_features(system_info: str) -> list[str]:
     """The instruction sets a llama.cpp build reports as compiled in (``AVX2 = 1`` …)."""
     found = []
     for part in system_info.replace("|", "\n").splitlines():
@@ -140,7 +140,7 @@ def interpret(proc: subprocess.CompletedProcess, gguf: str) -> EngineReport:
             ok=False, gguf=gguf, error=f"the embedded engine failed its smoke check ({last}); {REBUILD}"
         )
     facts = json.loads(proc.stdout.strip().splitlines()[-1])
-    return EngineReport(ok=True, gguf=gguf, features=_features(facts["system_info"]), **facts)
+    return EngineReport(ok=True, gguf=gguf, features=compiled_features(facts["system_info"]), **facts)
 
 
 def main(argv: list[str] | None = None) -> int:

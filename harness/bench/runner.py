@@ -50,7 +50,7 @@ class EngineChanged(RunMismatch):
     """The run was started with another engine version."""
 
 
-NOT_IDENTITY = ("provenance", "resumes", "drawn")
+NOT_IDENTITY = ("provenance", "machine", "resumes", "drawn")
 """Keys of run.json that record the run without deciding whether a rerun may resume it."""
 
 
@@ -251,7 +251,9 @@ def _check_run_file(out: Path, cfg: RunConfig, entries: list[SuiteGame]) -> None
     facts["engine"] = engine_version(cfg.backend, facts)
     drawn = {"rule": DRAW_RULE, "limit": cfg.limit, "games": [e.id for e in entries]}
     if not run_file.exists():
-        record = {**identity, "provenance": facts, "drawn": drawn}
+        from harness.bench.system import facts as system_facts
+
+        record = {**identity, "provenance": facts, "machine": system_facts(), "drawn": drawn}
         atomic_write_text(run_file, json.dumps(record, indent=2))
         return
     old = read_json(
