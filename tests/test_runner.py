@@ -298,3 +298,35 @@ def test_bench_bad_model_backend_and_unreachable_server(tmp_path: Path) -> None:
     r = bench("qwen2.5-react", "--backend", "ollama")
     assert r.returncode == 1 and "cannot reach Ollama at http://127.0.0.1:9" in r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("task_type", ["pick_two_obj_and_place", "pick_heat_then_place_in_recep"])
+def test_lost_episodes_are_counted_at_the_stage_where_they_stopped(task_type: str) -> None:
+    """The expert's plan cut short stops at a known stage; a win counts nowhere."""
+    from harness.bench.scoring import lost_at
+    from harness.report.markdown import render_markdown
+    from harness.world.expert import solve
+
+    suite = load_suite("synthetic-smoke")
+    entry = next(g for g in suite.games() if g.task_type == task_type)
+    plan = [s.text for s in solve(entry.world()) if not s.is_thought]
+
+    def play(commands: list[str]):  # type: ignore[no-untyped-def]
+        replies = commands + ["look"] * 3
+        cfg = _cfg("m", "s", max_steps=len(replies))
+        return play_episode(entry, suite, ScriptedBackend(replies=replies), cfg)
+
+    assert lost_at(play([])) == "search"
+    assert lost_at(play(plan)) is None
+    last = "second object" if task_type.startswith("pick_two") else "place"
+    assert lost_at(play(plan[:-1])) == last
+    picked = next(i for i, c in enumerate(plan) if c.startswith("take "))
+    after_take = "place" if task_type.startswith("pick_two") else "heat"
+    assert lost_at(play(plan[: picked + 1])) == after_take
+    eps = [play([]), play(plan[:-1]), play(plan)]
+    m = score(eps)["overall"]
+    assert m.lost_at == {"search": 1, last: 1}
+    from harness.report import results_dict
+
+    md = render_markdown(results_dict(eps, {"model": "m", "suite": "synthetic-smoke"}))
+    assert f"Lost episodes stopped at: search 1, {last} 1" in md

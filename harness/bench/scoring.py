@@ -7,14 +7,16 @@
   with ``errors``, as an infrastructure failure, never as the model's parse failure);
   think ratio; loop rate (episodes where one command was issued three times in a row);
 * efficiency vs the expert: success × expert steps / max(agent steps, expert steps);
+* where lost episodes stopped (``lost_at``): the first subgoal they did not reach, as a stage
+  (search, pick up, clean/heat/cool, place, second object, lamp), or error/timeout;
 * tokens and latency per step; generation tokens/s from the backend's own timings.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from dataclasses import asdict, dataclass
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
 
 from harness.bench.traces import EpisodeTrace
 from harness.world.world import TASK_TYPES
@@ -52,6 +54,32 @@ def efficiency(ep: EpisodeTrace) -> float:
     return ep.expert_steps / max(len(ep.steps), ep.expert_steps)
 
 
+def lost_at(ep: EpisodeTrace) -> str | None:
+    """The stage where a lost episode stopped: its first subgoal not reached (None for a win).
+
+    Subgoals come from the goal (harness.world.progress): ``seen X`` → search, ``picked X`` →
+    pick up, ``clean/heat/cool X`` → that verb, ``placed one X`` / ``placed X`` → place,
+    ``placed two X`` → second object, ``<lamp> on`` → lamp. All reached but not won → finish.
+    """
+    if ep.won:
+        return None
+    if ep.ended in ("error", "timeout"):
+        return ep.ended
+    missing = [g for g in ep.subgoals if g not in ep.subgoals_reached]
+    if not missing:
+        return "finish"
+    first = missing[0].split()
+    if first[0] == "seen":
+        return "search"
+    if first[0] == "picked":
+        return "pick up"
+    if first[0] in ("clean", "heat", "cool"):
+        return first[0]
+    if first[0] == "placed":
+        return "second object" if first[1] == "two" else "place"
+    return "lamp" if first[-1] == "on" else missing[0]
+
+
 @dataclass
 class Metrics:
     episodes: int
@@ -73,6 +101,8 @@ class Metrics:
     gen_tokens_per_step: float | None
     latency_per_step_s: float | None
     gen_tokens_per_s: float | None
+    lost_at: dict[str, int] = field(default_factory=dict)
+    """Lost episodes by the stage where they stopped (:func:`lost_at`), most frequent first."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -112,6 +142,7 @@ def compute(traces: list[EpisodeTrace]) -> Metrics:
         gen_tokens_per_step=_mean([float(e) for e in evals]),
         latency_per_step_s=_mean([s.latency_s for s in steps]),
         gen_tokens_per_s=gen_tok_s,
+        lost_at=dict(Counter(stage for t in traces if (stage := lost_at(t)) is not None).most_common()),
     )
 
 

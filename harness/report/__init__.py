@@ -24,8 +24,9 @@ def results_dict(traces: list[EpisodeTrace], run_info: dict, unreadable: int = 0
     s = score(traces)
     return {
         "version": RESULTS_VERSION,
-        "run": {k: v for k, v in run_info.items() if k not in ("provenance", "resumes", "drawn")},
+        "run": {k: v for k, v in run_info.items() if k not in ("provenance", "machine", "resumes", "drawn")},
         "provenance": run_info.get("provenance"),
+        "machine": run_info.get("machine"),
         "resumes": run_info.get("resumes", []),
         "drawn": run_info.get("drawn"),
         "unreadable_trace_lines": unreadable,

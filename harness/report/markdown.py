@@ -49,6 +49,19 @@ def render_markdown(results: dict) -> str:
         metrics_table([*results["by_task_type"].items(), ("**overall**", o)]),
         "",
     ]
+    lost = o.get("lost_at") or {}
+    if lost:
+        by_type = [
+            f"{t} " + ", ".join(f"{k} {v}" for k, v in m["lost_at"].items())
+            for t, m in results["by_task_type"].items()
+            if m.get("lost_at")
+        ]
+        lines += [
+            "Lost episodes stopped at: "
+            + ", ".join(f"{k} {v}" for k, v in lost.items())
+            + f" ({'; '.join(by_type)}).",
+            "",
+        ]
     if results.get("unreadable_trace_lines"):
         lines[4:4] = [
             f"**{results['unreadable_trace_lines']} unreadable line(s) of traces.jsonl are not counted.**",
