@@ -131,7 +131,9 @@ def test_recipes_can_name_a_gguf_base(tmp_path: Path, tiny_llama_gguf: dict[str,
     assert base == tmp_path / "base" and import_record(base) is not None
 
 
-def test_lineage_says_the_base_is_a_dequantized_gguf(tmp_path: Path, tiny_llama_gguf: dict[str, Path]) -> None:
+def test_lineage_says_the_base_is_a_dequantized_gguf(
+    tmp_path: Path, tiny_llama_gguf: dict[str, Path]
+) -> None:
     """A checkpoint trained from an imported base carries the import record into lineage.json."""
     import json
 
