@@ -485,3 +485,22 @@ def test_show_parameters_are_read_as_go_writes_them() -> None:
     assert go_unquote(r'"caf\u00e9 \U0001f600 \xe2\x82\xac \101"') == "café 😀 € A"
     with pytest.raises(ValueError):
         go_unquote("no quotes")
+
+
+@pytest.mark.parametrize(("version", "words"), [
+    ("0.29.1", "Ollama 0.29.1 renders its prompts with the Modelfile TEMPLATE"),
+    ("0.33.2", "Ollama 0.33.2 renders with the GGUF's own chat template, NOT the Modelfile TEMPLATE"),
+])  # fmt: skip
+def test_register_says_which_template_the_servers_release_uses(
+    httpserver: HTTPServer, host: str, tmp_path: Path, version: str, words: str
+) -> None:
+    from harness.backends import catalog
+
+    jinja = "{% for m in messages %}{{ m.content }}{% endfor %}{% if tools %}{{ tools }}{% endif %}"
+    httpserver.expect_request("/api/version").respond_with_json({"version": version})
+    httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
+    _expect_create(httpserver, [], chat_template=jinja if version.startswith("0.33") else None)
+    mf = parse('FROM ./m.gguf\nTEMPLATE "{{ range .Messages }}{{ .Content }}{{ end }}"\n')
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
+    result = catalog.register("m", gguf, mf, backend="ollama", host=host, progress=False)
+    assert result.where == "ollama" and words in result.template

@@ -79,3 +79,5 @@ def register(
         result.status, "registered in"
     )
     click.echo(f"{result.name}: {verb} {where} (sha256 {result.sha256[:12]})")
+    if result.template:
+        click.echo(f"{result.name}: {result.template}")
