@@ -504,3 +504,10 @@ def test_register_says_which_template_the_servers_release_uses(
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
     result = catalog.register("m", gguf, mf, backend="ollama", host=host, progress=False)
     assert result.where == "ollama" and words in result.template
+
+
+def test_backend_reads_its_servers_version_once(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/version", method="GET").respond_with_json({"version": "0.33.1"})
+    be = OllamaBackend(model="m", host=host)
+    assert be.server_version() == "0.33.1" and be.server_version() == "0.33.1"
+    assert [r.path for r, _ in httpserver.log] == ["/api/version"]

@@ -306,10 +306,17 @@ class OllamaBackend(StreamingChat):
         self.count_tokens = count_tokens
         self.last_result: ChatResult | None = None
         self._digest: str | None = None
+        self._version: str | None = None
         self._last: tuple[Messages, int] | None = None
 
     def begin_episode(self, ctx: EpisodeContext) -> None:
         self._last = None
+
+    def server_version(self) -> str:
+        """``GET /api/version`` of the server this backend talks to (bench records it in run.json)."""
+        if self._version is None:
+            self._version = self.server.version()
+        return self._version
 
     def digest(self) -> str | None:
         if self._digest is None:
