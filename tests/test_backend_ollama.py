@@ -511,3 +511,15 @@ def test_backend_reads_its_servers_version_once(httpserver: HTTPServer, host: st
     be = OllamaBackend(model="m", host=host)
     assert be.server_version() == "0.33.1" and be.server_version() == "0.33.1"
     assert [r.path for r, _ in httpserver.log] == ["/api/version"]
+
+
+def test_chat_returns_thinking_apart_from_content(httpserver: HTTPServer, host: str) -> None:
+    def think(text: str) -> dict:
+        return {**chunk(""), "message": {"role": "assistant", "content": "", "thinking": text}}
+
+    httpserver.expect_request("/api/chat").respond_with_data(
+        ndjson(think("Let me see. "), think("North."), chunk("go north"), DONE),
+        content_type="application/x-ndjson",
+    )
+    r = OllamaBackend(model="m", host=host).chat([{"role": "user", "content": "hi"}], ChatOptions())
+    assert r.text == "go north" and r.thinking == "Let me see. North."

@@ -333,6 +333,7 @@ class OllamaBackend(StreamingChat):
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         t0 = time.perf_counter()
         parts: list[str] = []
+        thinking: list[str] = []
         final: Any = None
         done_reason = "stop"
         with self.server.errors(self.model, action=f"chat with {self.model!r}"):
@@ -342,6 +343,7 @@ class OllamaBackend(StreamingChat):
             )  # fmt: skip
             try:
                 for part in stream:
+                    thinking.append(part.message.thinking or "")  # message.thinking, apart from content
                     text = part.message.content or ""
                     if text:
                         parts.append(text)
@@ -359,6 +361,7 @@ class OllamaBackend(StreamingChat):
                 f"Ollama at {self.server.host} ended the reply of {self.model!r} before it was done"
             )
         self.last_result = self._result("".join(parts), final, done_reason, msgs, time.perf_counter() - t0)
+        self.last_result.thinking = "".join(thinking)
 
     def _result(self, text: str, final: Any, reason: str, msgs: Messages, wall: float) -> ChatResult:
         def secs(ns: int | None) -> float | None:
