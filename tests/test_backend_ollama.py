@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import struct
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ollama_api import create_stream, gguf_file, show_response
 
 pytest.importorskip("ollama")
 pytest.importorskip("pytest_httpserver")
@@ -31,6 +34,7 @@ from harness.backends.ollama import (
     register_gguf,
     resolve_host,
 )
+from harness.errors import UsageError
 from harness.serving.modelfile import parse
 
 DONE = {
@@ -93,16 +97,22 @@ def test_is_reachable(httpserver: HTTPServer, host: str) -> None:
     assert not is_reachable(f"http://127.0.0.1:{closed_port()}")
 
 
-def _expect_create(httpserver: HTTPServer, seen: list[dict]) -> None:
-    def handler(request: Request) -> Response:
-        seen.append(request.get_json())
-        body = ndjson({"status": "parsing GGUF"}, {"status": "writing manifest"}, {"status": "success"})
-        return Response(body, content_type="application/x-ndjson")
+def _expect_create(httpserver: HTTPServer, seen: list[dict], chat_template: str | None = None,
+                   tamper: Callable[[dict], dict] | None = None) -> None:  # fmt: skip
+    """/api/create then /api/show, answered as Ollama does for the body that was sent (``tamper``
+    changes the show answer, to play a server that stored something else)."""
 
-    httpserver.expect_request("/api/create", method="POST").respond_with_handler(handler)
-    httpserver.expect_request("/api/show", method="POST").respond_with_json(
-        {"modelfile": "FROM x", "template": "{{ .Prompt }}", "details": {"format": "gguf"}, "model_info": {}}
-    )
+    def create(request: Request) -> Response:
+        seen.append(request.get_json())
+        return Response(create_stream(seen[-1]), content_type="application/x-ndjson")
+
+    def show(request: Request) -> Response:
+        assert request.get_json()["model"] == seen[-1]["model"]
+        answer = show_response(seen[-1], chat_template=chat_template)
+        return Response(json.dumps(tamper(answer) if tamper else answer), content_type="application/json")
+
+    httpserver.expect_request("/api/create", method="POST").respond_with_handler(create)
+    httpserver.expect_request("/api/show", method="POST").respond_with_handler(show)
 
 
 MODELFILE = parse('FROM ./x.gguf\nTEMPLATE "{{ .Prompt }}"\nSYSTEM be brief\nPARAMETER stop <|im_end|>\n'
@@ -154,7 +164,7 @@ def test_create_stream_error_line_is_a_clear_error(httpserver: HTTPServer, serve
         body, content_type="application/x-ndjson"
     )
     with pytest.raises(BackendError, match=r"refused the create of 'bad'.*invalid template") as err:
-        server.create("bad", {"m.gguf": "sha256:00"}, MODELFILE)
+        server.create({"model": "bad", "files": {"m.gguf": "sha256:00"}, "stream": True})
     assert not isinstance(err.value, ModelNotFound)
     assert "\n" not in str(err.value)
 
@@ -162,7 +172,7 @@ def test_create_stream_error_line_is_a_clear_error(httpserver: HTTPServer, serve
 def test_create_without_success_status_fails(httpserver: HTTPServer, server: OllamaServer) -> None:
     httpserver.expect_request("/api/create").respond_with_data(ndjson({"status": "parsing GGUF"}))
     with pytest.raises(BackendError, match="did not finish creating"):
-        server.create("m", {"m.gguf": "sha256:00"}, MODELFILE)
+        server.create({"model": "m", "files": {"m.gguf": "sha256:00"}, "stream": True})
 
 
 def test_chat_sends_options_and_messages_and_converts_timings(httpserver: HTTPServer, host: str) -> None:
@@ -355,3 +365,161 @@ def test_live_register_chat_delete(live_host: str) -> None:
         assert result.text and result.eval_count and result.prompt_tokens
     finally:
         OllamaServer(live_host).delete(name)
+
+
+# ------------------------------------------------------------------------------ registration (issue 13, point 8)
+FULL = parse(
+    'FROM ./x.gguf\nDRAFT ./draft.gguf\nTEMPLATE """{{ range .Messages }}<|im_start|>{{ .Role }}\n'
+    '{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"""\nSYSTEM be brief\n'
+    'PARAMETER stop <|im_end|>\nPARAMETER stop "a \\\\ b"\nPARAMETER temperature 0.7\nPARAMETER num_ctx 8192\n'
+    "PARAMETER seed 1000000\nPARAMETER use_mmap false\nMESSAGE user hi\nMESSAGE assistant hello there\n"
+    "LICENSE MIT\nRENDERER qwen3-coder\nPARSER qwen3-coder\nREQUIRES 0.14.0\n"
+)
+
+
+def _drafted(mf, tmp_path: Path):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    draft = gguf_file(tmp_path / "draft.gguf", {"general.architecture": "llama"})
+    return dataclasses.replace(mf, draft=str(draft))
+
+
+def test_register_sends_what_the_modelfile_says(httpserver: HTTPServer, host: str, tmp_path: Path) -> None:
+    httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
+    seen: list[dict] = []
+    _expect_create(httpserver, seen)
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "general.file_type": 1})
+    show = register_gguf("full", gguf, _drafted(FULL, tmp_path), sha256="ab" * 32, quantize="q4_k_m",
+                         host=host, progress=False)  # fmt: skip
+    (req,) = seen
+    assert req["files"] == {"m.gguf": f"sha256:{'ab' * 32}"}
+    assert list(req["draft_files"]) == ["draft.gguf"] and req["draft_files"]["draft.gguf"].startswith(
+        "sha256:"
+    )
+    assert req["renderer"] == "qwen3-coder" and req["parser"] == "qwen3-coder" and req["requires"] == "0.14.0"
+    assert req["parameters"] == {"stop": ["<|im_end|>", "a \\\\ b"], "temperature": 0.7, "num_ctx": 8192,
+                                 "seed": 1000000, "use_mmap": False}  # fmt: skip
+    assert req["messages"] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello there"},
+    ]
+    assert req["license"] == ["MIT"] and req["system"] == "be brief" and req["quantize"] == "q4_k_m"
+    assert "seed                           1e+06" in show["parameters"]  # what Ollama's %#v writes
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        (
+            lambda a: {**a, "parameters": a["parameters"].replace("0.7", "0.8")},
+            "parameter temperature is 0.8",
+        ),
+        (
+            lambda a: {**a, "parameters": a["parameters"].replace('"<|im_end|>"', '"<|im_start|>"')},
+            "parameter stop",
+        ),
+        (lambda a: {k: v for k, v in a.items() if k != "system"}, "system is None"),
+        (lambda a: {**a, "template": "{{ .Prompt }}"}, "template is not the TEMPLATE"),
+        (
+            lambda a: {**a, "modelfile": a["modelfile"].replace("RENDERER qwen3-coder\n", "")},
+            "RENDERER is None",
+        ),
+        (lambda a: {**a, "modelfile": a["modelfile"].replace("DRAFT ", "# DRAFT ")}, "DRAFT is missing"),
+        (lambda a: {k: v for k, v in a.items() if k != "messages"}, "messages are []"),
+    ],
+)
+def test_register_fails_when_show_differs_from_what_was_sent(
+    httpserver: HTTPServer, host: str, tmp_path: Path, tamper: Callable[[dict], dict], words: str
+) -> None:
+    httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
+    _expect_create(httpserver, [], tamper=tamper)
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama"})
+    with pytest.raises(BackendError, match="differs from the Modelfile") as err:
+        register_gguf("full", gguf, _drafted(FULL, tmp_path), sha256="ab" * 32, host=host, progress=False)
+    assert words in str(err.value) and "full:" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_show_may_report_the_ggufs_template_when_ollama_prefers_it(
+    httpserver: HTTPServer, host: str, tmp_path: Path
+) -> None:
+    jinja = "{% for m in messages %}{{ m.content }}{% endfor %}{% if tools %}{{ tools }}{% endif %}"
+    httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
+    _expect_create(httpserver, [], chat_template=jinja)
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
+    show = register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, host=host, progress=False)
+    assert show["template"] == jinja
+
+
+@pytest.mark.parametrize("level", ["q5_K_M", "q6_K", "q4_0", "iq4_xs"])
+def test_quantize_takes_only_what_ollamas_create_accepts(
+    httpserver: HTTPServer, host: str, tmp_path: Path, level: str
+) -> None:
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "general.file_type": 1})
+    with pytest.raises(UsageError, match=rf"cannot quantize to '{level}'.*q4_K_M, q4_K_S, q8_0"):
+        register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, quantize=level, host=host, progress=False)
+    assert not httpserver.log  # refused before anything was uploaded
+    quantized = gguf_file(tmp_path / "q.gguf", {"general.architecture": "llama", "general.file_type": 15})
+    with pytest.raises(UsageError, match=r"already quantized \(Q4_K_M\)"):
+        register_gguf("m", quantized, MODELFILE, sha256="ab" * 32, quantize="q8_0", host=host, progress=False)
+
+
+def test_ollama_quantize_names_follow_parse_file_type() -> None:
+    from harness.backends.ollama_create import OLLAMA_QUANTIZE
+    from harness.serving.quant import QUANT_TYPES
+
+    assert set(OLLAMA_QUANTIZE) == {"F32", "F16", "BF16", "Q8_0", "Q4_K_S", "Q4_K_M", "Q4_K"}
+    for name in ("q8_0", "q4_k_s", "q4_k_m"):  # every quantizing one is a level llama.cpp makes
+        assert name in QUANT_TYPES
+
+
+def test_show_parameters_are_read_as_go_writes_them() -> None:
+    from harness.backends.ollama_create import go_unquote, parse_show_parameters
+
+    # server/routes_test.go "Show Model Handler" expects these lines (fields joined by one space)
+    text = ('seed                           42\nstop                           "foo"\n'
+            'stop                           "bar"\ntop_p                          0.9\n'
+            'a_very_long_parameter_name_over_30 true\nnum_ctx                        1e+06')  # fmt: skip
+    assert parse_show_parameters(text) == {"seed": 42.0, "stop": ["foo", "bar"], "top_p": 0.9,
+                                           "a_very_long_parameter_name_over_30": True, "num_ctx": 1e6}  # fmt: skip
+    assert go_unquote(r'"<|im_end|>\n\t\"x\"\\"') == '<|im_end|>\n\t"x"\\'
+    assert go_unquote(r'"caf\u00e9 \U0001f600 \xe2\x82\xac \101"') == "café 😀 € A"
+    with pytest.raises(ValueError):
+        go_unquote("no quotes")
+
+
+@pytest.mark.parametrize(("version", "words"), [
+    ("0.29.1", "Ollama 0.29.1 renders its prompts with the Modelfile TEMPLATE"),
+    ("0.33.2", "Ollama 0.33.2 renders with the GGUF's own chat template, NOT the Modelfile TEMPLATE"),
+])  # fmt: skip
+def test_register_says_which_template_the_servers_release_uses(
+    httpserver: HTTPServer, host: str, tmp_path: Path, version: str, words: str
+) -> None:
+    from harness.backends import catalog
+
+    jinja = "{% for m in messages %}{{ m.content }}{% endfor %}{% if tools %}{{ tools }}{% endif %}"
+    httpserver.expect_request("/api/version").respond_with_json({"version": version})
+    httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
+    _expect_create(httpserver, [], chat_template=jinja if version.startswith("0.33") else None)
+    mf = parse('FROM ./m.gguf\nTEMPLATE "{{ range .Messages }}{{ .Content }}{{ end }}"\n')
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
+    result = catalog.register("m", gguf, mf, backend="ollama", host=host, progress=False)
+    assert result.where == "ollama" and words in result.template
+
+
+def test_backend_reads_its_servers_version_once(httpserver: HTTPServer, host: str) -> None:
+    httpserver.expect_request("/api/version", method="GET").respond_with_json({"version": "0.33.1"})
+    be = OllamaBackend(model="m", host=host)
+    assert be.server_version() == "0.33.1" and be.server_version() == "0.33.1"
+    assert [r.path for r, _ in httpserver.log] == ["/api/version"]
+
+
+def test_chat_returns_thinking_apart_from_content(httpserver: HTTPServer, host: str) -> None:
+    def think(text: str) -> dict:
+        return {**chunk(""), "message": {"role": "assistant", "content": "", "thinking": text}}
+
+    httpserver.expect_request("/api/chat").respond_with_data(
+        ndjson(think("Let me see. "), think("North."), chunk("go north"), DONE),
+        content_type="application/x-ndjson",
+    )
+    r = OllamaBackend(model="m", host=host).chat([{"role": "user", "content": "hi"}], ChatOptions())
+    assert r.text == "go north" and r.thinking == "Let me see. North."

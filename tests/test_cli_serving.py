@@ -213,3 +213,30 @@ def test_chat_prompt_with_system_and_temperature(capsys: pytest.CaptureFixture[s
     code, out, _ = run(capsys, "chat", "x", "--prompt", "hi", "--system", "sys", "--temperature", "0.5")
     assert code == 0 and out.strip() == "hello!"
     assert backend.calls == [[{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]]
+
+
+# ------------------------------------------------------------------------------ register checks (issue 13, point 8)
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [("PARAMETER num_ctx -5", "at least 1"), ("PARAMETER temperature nan", "finite"),
+     ('TEMPLATE "{{ .Prompt }"', "Go template")],
+)  # fmt: skip
+def test_register_refuses_what_ollamas_create_refuses_naming_model_and_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, line: str, words: str
+) -> None:
+    gguf = fake_gguf(tmp_path / "m.gguf")
+    mf = tmp_path / "bad.Modelfile"
+    mf.write_text(f"FROM ./m.gguf\n{line}\n")
+    for backend in ("local", "ollama"):  # refused before any server is asked
+        code, _, err = run(capsys, "register", "mymodel", "--gguf", str(gguf), "--modelfile", str(mf),
+                           "--backend", backend)  # fmt: skip
+        msg = one_line_error(code, err)
+        assert "cannot register 'mymodel'" in msg and str(mf) in msg and "line 2" in msg and words in msg
+
+
+def test_register_draft_must_be_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    gguf = fake_gguf(tmp_path / "m.gguf")
+    mf = tmp_path / "d.Modelfile"
+    mf.write_text("FROM ./m.gguf\nDRAFT ./missing.gguf\n")
+    code, _, err = run(capsys, "register", "d", "--gguf", str(gguf), "--modelfile", str(mf))
+    assert "DRAFT ./missing.gguf" in one_line_error(code, err)

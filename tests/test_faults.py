@@ -518,3 +518,31 @@ def test_a_server_that_answers_garbage_or_dies_mid_stream(
     httpserver.expect_request("/api/chat").respond_with_data(part + "\n", content_type="application/x-ndjson")
     code, _, err = run(capsys, "chat", "m", "--backend", "ollama", "--prompt", "hi")
     assert "before it was done" in one_line(code, err)
+
+
+def test_the_ollama_backend_records_its_servers_version(tmp_path: Path) -> None:
+    """Issue 13, point 7: run.json has the release of the server the Ollama backend talks to
+    (its /api/version), not of whatever answers at the default host."""
+    from harness.backends import create_backend
+    from harness.bench.runner import RunConfig, run_suite
+    from harness.bench.suites import Suite
+
+    suite = Suite(name="t", source="synthetic", per_task_type=1, task_types=["pick_and_place_simple"])
+    cfg = RunConfig(suite="t", model="expert", backend="ollama")
+    asked: list[str] = []
+
+    class Expert:  # the expert policy, standing in for an OllamaBackend whose server says 0.33.1
+        def __init__(self) -> None:
+            self.inner = create_backend("expert", model="expert")
+
+        def server_version(self) -> str:
+            asked.append("version")
+            return "0.33.1"
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self.inner, name)
+
+    run_suite(suite, Expert, cfg, tmp_path)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["provenance"]["ollama"] == "0.33.1" and run["provenance"]["engine"] == "ollama 0.33.1"
+    assert asked == ["version"]

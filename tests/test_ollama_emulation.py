@@ -229,3 +229,69 @@ def test_harness_prompt_renders_a_tools_gguf_template_as_current_ollama(
     old = run("--ollama-version", "0.29.0")
     assert old["template"]["source"] == "modelfile" and old["ollama_version"] == "0.29.0"
     assert old["prompt"].endswith("<|im_start|>assistant\n") and old["stop"]
+
+
+# ---------------------------------------------------------------- thinking apart from content (3)
+INFER_BASIC = """
+{{ if .Thinking}}
+    /think
+{{ end }}
+{{- range $i, $_ := .Messages }}
+    {{- $last := eq (len (slice $.Messages $i)) 1 -}}
+    {{ if and $last .Thinking }}
+        <think>{{ .Thinking }}</think>
+    {{ end }}
+{{ end }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("template", "tags"),
+    [  # thinking/template_test.go TestInferThinkingTags (fb30760)
+        (INFER_BASIC, ("<think>", "</think>")),
+        (INFER_BASIC.replace("{{- $last", "{{- range $j, $_ := .NotMessages }}{{- $last").replace(
+            "{{ end }}\n{{ end }}", "{{ end }}{{ end }}\n{{ end }}"), ("", "")),
+        (INFER_BASIC.replace("<think>{{ .Thinking }}</think>", "Some text before   {{ .Thinking }}    Some text after"),
+         ("Some text before", "Some text after")),
+        ("{{ range .Messages }}{{ .Content }}{{ end }}", ("", "")),
+    ],
+)  # fmt: skip
+def test_infer_thinking_tags(template: str, tags: tuple[str, str]) -> None:
+    from harness.serving.prompt import infer_thinking_tags
+
+    assert infer_thinking_tags(template) == tags
+
+
+@pytest.mark.parametrize(
+    ("reply", "prompt", "thinking", "content"),
+    [  # thinking/parser_test.go TestExtractThinking, and the prompt-ends-with-tag rule of routes.go
+        ("<think> internal </think> world", "", "internal ", "world"),
+        ("<think>a</think><think>b</think>c", "", "a", "<think>b</think>c"),
+        ("no think", "", "", "no think"),
+        ("  abc <think>def</think> ghi", "", "", "  abc <think>def</think> ghi"),
+        ("step one</think>\n\nanswer", "<|im_start|>assistant\n<think>\n", "step one", "answer"),
+        ("<think>still going </thi", "", "still going ", ""),
+    ],
+)
+def test_thinking_is_returned_apart_from_content(
+    reply: str, prompt: str, thinking: str, content: str
+) -> None:
+    from harness.backends.ollama_semantics import split_thinking
+
+    assert split_thinking(reply, prompt, ("<think>", "</think>")) == (thinking, content)
+    assert split_thinking(reply, prompt, None) == ("", reply)
+
+
+def test_a_thinking_template_gives_the_builder_its_tags() -> None:
+    from harness.backends.base import ChatResult
+    from harness.backends.ollama_semantics import apply_thinking
+
+    tmpl = ('{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ if .Thinking }}<think>{{ .Thinking }}</think>'
+            '{{ end }}{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n')  # fmt: skip
+    b = PromptBuilder(Modelfile(from_="x", template=tmpl))
+    assert b.thinking_tags() == ("<think>", "</think>")
+    r = apply_thinking(ChatResult(text="<think>hmm</think> go north"), b, [{"role": "user", "content": "hi"}])
+    assert (r.thinking, r.text) == ("hmm", "go north")
+    assert PromptBuilder(Modelfile(from_="x", template=GO_NO_TOOLS)).thinking_tags() is None
+    assert PromptBuilder(Modelfile(from_="x", template=GO_NO_TOOLS), "{% if x %}<think></think>{% endif %}{{ y }}"
+                         ).thinking_tags() == ("<think>", "</think>")  # fmt: skip

@@ -183,6 +183,7 @@ def test_qwen2_metadata_and_tensors(bpe_tok, tmp_path) -> None:
     fields, tensors = reader_fields(result.path)
     assert fields["general.architecture"] == "qwen2"
     assert fields["general.name"] == "tiny-qwen"
+    assert fields["react_harness.converter"] == "train/convert.py"  # harness register may refit its template
     assert fields["general.file_type"] == 1 and fields["general.quantization_version"] == 2
     assert fields["qwen2.rope.freq_base"] == 1e6
     assert fields["qwen2.context_length"] == 2048

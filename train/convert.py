@@ -32,6 +32,7 @@ import numpy as np
 
 from harness._util.atomic import sha256_file
 from harness.errors import HarnessError
+from harness.serving.gguf_info import CONVERTER_KEY
 
 # reading the checkpoint lives in train.gguf_tensors; its names stay importable from here
 from train.gguf_tensors import ARCHITECTURES as ARCHITECTURES
@@ -147,6 +148,7 @@ def _write_metadata(w: Any, hp: Hparams, name: str, outtype: str, n_params: int)
         w.add_rope_scaling_factor(hp.rope_linear_factor)
     w.add_file_type(ftype)
     w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    w.add_string(CONVERTER_KEY, "train/convert.py")  # harness register may then fit its chat template
 
 
 def convert(

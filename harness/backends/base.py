@@ -79,6 +79,8 @@ class ChatResult:
     total_duration_s: float | None = None
     truncated: bool = False
     """The server cut the prompt to fit its context (detected from token counts)."""
+    thinking: str = ""
+    """The reply's thinking, apart from ``text`` (Ollama's ``message.thinking``)."""
 
     @property
     def gen_tokens_per_s(self) -> float | None:

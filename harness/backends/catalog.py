@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,13 @@ from harness.serving.modelfile import Modelfile
 from harness.serving.store import (
     canonical_name,
     get_local,
+    harness_home,
     list_local,
     normalize_backend,
     register_local,
     remove_local,
 )
+from harness.serving.template_fit import plan_template, server_version
 
 __all__ = [
     "ModelEntry",
@@ -55,6 +59,8 @@ class RegisterResult:
     status: str
     """``created``, ``unchanged``, ``replaced`` (local) or ``created`` (Ollama)."""
     sha256: str
+    template: str = ""
+    """Which template the model's prompts are rendered with, in one line (serving.template_fit)."""
 
 
 def register(
@@ -67,22 +73,48 @@ def register(
     host: str | None = None,
     progress: bool = True,
 ) -> RegisterResult:
-    """Register ``gguf`` as ``name`` in Ollama (when it answers, or when asked) or the local store."""
+    """Register ``gguf`` as ``name`` in Ollama (when it answers, or when asked) or the local store.
+
+    A GGUF the project converted whose chat template would beat the Modelfile TEMPLATE is
+    registered with the TEMPLATE written as its chat template (:mod:`harness.serving.template_fit`).
+    """
     where = normalize_backend(backend)
     name = canonical_name(name)
     read_gguf_info(gguf)
+    mf = modelfile or Modelfile(from_=str(gguf))
+    ol = None
     if where != "local":
         from harness.backends import ollama
 
         if where == "ollama" or ollama.is_reachable(host):
-            sha = sha256_file(gguf)
-            ollama.register_gguf(
-                name, gguf, modelfile or Modelfile(from_=str(gguf)), sha256=sha, quantize=quantize,
-                host=host, progress=progress,
-            )  # fmt: skip
-            return RegisterResult(name, "ollama", "created", sha)
-    manifest, status = register_local(name, gguf, modelfile, quantize=quantize)
-    return RegisterResult(name, "local", status, manifest.sha256)
+            ol = ollama
+    version = server_version(ol.OllamaServer(host).version()) if ol is not None else None
+    plan = plan_template(mf, gguf, version=version)
+    with _fitted(gguf, plan.rewrite) as src:
+        if ol is not None:
+            sha = sha256_file(src)
+            ol.register_gguf(name, src, mf, sha256=sha, quantize=quantize, host=host, progress=progress)
+            return RegisterResult(name, "ollama", "created", sha, plan.note)
+        manifest, status = register_local(name, src, modelfile, quantize=quantize)
+    return RegisterResult(name, "local", status, manifest.sha256, plan.note)
+
+
+@contextlib.contextmanager
+def _fitted(gguf: str | Path, chat_template: str | None) -> Iterator[Path]:
+    """``gguf``, or a temporary copy with ``chat_template`` as its tokenizer.chat_template."""
+    if chat_template is None:
+        yield Path(gguf)
+        return
+    from harness.serving.gguf_edit import set_metadata_string
+
+    tmp_dir = harness_home() / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    out = tmp_dir / Path(gguf).name
+    try:
+        set_metadata_string(gguf, out, "tokenizer.chat_template", chat_template)
+        yield out
+    finally:
+        out.unlink(missing_ok=True)
 
 
 def _ollama_if(backend: str, host: str | None) -> Any:

@@ -39,6 +39,7 @@ import numpy as np
 from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
 from harness.backends.ollama_semantics import (
     StreamingChat,
+    apply_thinking,
     find_stop,
     fit_prompt,
     layer_options,
@@ -281,6 +282,8 @@ class HFBackend(StreamingChat):
             eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
             total_duration_s=t_end - t0, truncated=truncated,
         )  # fmt: skip
+        if self.modelfile is not None and self.template == "modelfile":
+            apply_thinking(self.last_result, self._builder(), messages)
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""

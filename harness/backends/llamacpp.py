@@ -38,7 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import BackendError, BackendUnavailable, ChatOptions, ChatResult, EpisodeContext
-from harness.backends.ollama_semantics import OLLAMA_DEFAULTS, StreamingChat, fit_prompt, layer_options
+from harness.backends.ollama_semantics import (
+    OLLAMA_DEFAULTS,
+    StreamingChat,
+    apply_thinking,
+    fit_prompt,
+    layer_options,
+)
 from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.backends.registry import register_backend
@@ -207,6 +213,7 @@ class LlamaCppBackend(StreamingChat):
             eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
             total_duration_s=t_end - t0, truncated=truncated,
         )  # fmt: skip
+        apply_thinking(self.last_result, self.prompt_builder, messages)
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""

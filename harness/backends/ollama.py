@@ -5,9 +5,10 @@ through the official ``ollama`` client.
   delete, chat) and turns failures into one-line errors: connection refused →
   :class:`BackendUnavailable`, 404 ``model 'x' not found`` → :class:`ModelNotFound`, 5xx and
   timeouts → :class:`TransientBackendError`.
-* :func:`register_gguf` uploads a GGUF only when ``HEAD /api/blobs/<digest>`` says it is missing,
-  then ``POST /api/create`` with ``files``/template/system/parameters, showing the streamed status,
-  and verifies with ``/api/show``.
+* :func:`register_gguf` uploads a GGUF (and a DRAFT GGUF) only when ``HEAD /api/blobs/<digest>``
+  says it is missing, then ``POST /api/create`` with the body ``ollama create`` sends for the
+  Modelfile (:mod:`harness.backends.ollama_create`), showing the streamed status, and checks
+  ``/api/show`` against what was sent.
 * :class:`OllamaBackend` chats with options and reports usage with durations in seconds.
 
 Prompt truncation rule (Ollama cuts a prompt that does not fit ``num_ctx`` without saying so):
@@ -160,24 +161,28 @@ class OllamaServer:
 
         return self._map_response_error(ollama.ResponseError(r.text, r.status_code), None, action)
 
-    def create(
-        self,
-        name: str,
-        files: dict[str, str],
-        mf: Modelfile,
-        quantize: str | None = None,
-        on_status: Callable[[Any], None] | None = None,
-    ) -> None:
-        """``POST /api/create`` (streamed); every line is checked for ``error``."""
-        last = ""
-        with self.errors(name, action=f"create of {name!r}"):
-            for part in self.client.create(
-                model=name, files=files, template=mf.template, system=mf.system,
-                parameters=dict(mf.parameters) or None, license=mf.licenses or None,
-                messages=[{"role": r, "content": c} for r, c in mf.messages] or None,
-                quantize=quantize, stream=True,
-            ):  # fmt: skip
-                last = part.status or last
+    def create(self, body: dict[str, Any], on_status: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """``POST /api/create`` with ``body`` (:func:`~harness.backends.ollama_create.create_request`),
+        streamed; every line is checked for ``error``. (The ``ollama`` client's ``create`` has no
+        draft_files, renderer, parser or requires, so the body goes out as Ollama's CLI sends it.)"""
+        import json
+
+        import ollama
+
+        name, last = body["model"], ""
+        with (
+            self.errors(name, action=f"create of {name!r}"),
+            self._http.stream("POST", "/api/create", json=body) as r,
+        ):
+            if r.status_code >= 400:
+                raise ollama.ResponseError(r.read().decode("utf-8", "replace"), r.status_code)
+            for line in r.iter_lines():
+                if not line.strip():
+                    continue
+                part = json.loads(line)
+                if err := part.get("error"):
+                    raise ollama.ResponseError(err)
+                last = part.get("status") or last
                 if on_status:
                     on_status(part)
         if last != "success":
@@ -196,10 +201,19 @@ class OllamaServer:
         ]  # fmt: skip
 
     def show(self, name: str) -> dict[str, Any]:
-        """``POST /api/show``: modelfile, parameters, template, details, model_info."""
+        """``POST /api/show`` as the server answers it (``api.ShowResponse``: modelfile, parameters,
+        template, system, messages, license, requires, details, model_info …; the ``ollama``
+        client's model keeps only some of these)."""
         with self.errors(name, action=f"show of {name!r}"):
-            resp = self.client.show(name)
-        return resp.model_dump(mode="json", exclude_none=True, by_alias=True)
+            r = self._http.post("/api/show", json={"model": name})
+            if r.status_code != 200:
+                import ollama
+
+                raise ollama.ResponseError(r.text, r.status_code)
+            data = r.json()
+        if not isinstance(data, dict):
+            raise BackendError(f"unexpected answer from {self.host} during show of {name!r}; is it Ollama?")
+        return data
 
     def delete(self, name: str) -> None:
         """``DELETE /api/delete``."""
@@ -221,20 +235,44 @@ def register_gguf(
     host: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Create ``name`` in Ollama from ``gguf`` + ``mf``; uploads the blob only when missing.
+    """Create ``name`` in Ollama from ``gguf`` + ``mf`` (its DRAFT a GGUF path too) as ``ollama
+    create`` does; uploads a blob only when missing, then checks ``/api/show`` against what was
+    sent (:func:`~harness.backends.ollama_create.verify_show`).
 
     Returns ``/api/show`` of the new model.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    from harness._util.atomic import sha256_file
+    from harness.backends.ollama_create import check_quantize, create_request, fail_if_different, verify_show
+    from harness.serving.gguf_info import read_gguf_info
 
     if mf.adapters:
         raise BackendError(
             "ADAPTER is not supported by 'harness register'; merge the adapter into the GGUF first"
         )
     path = Path(gguf)
+    info = read_gguf_info(path)
+    if quantize:
+        quantize = check_quantize(quantize, info.file_type, info.quantization, str(path))
+    draft = Path(mf.draft).expanduser() if mf.draft else None
+    if draft is not None:
+        read_gguf_info(draft)  # a missing or broken DRAFT is refused before anything is uploaded
     server = OllamaServer(host)
     console = Console(stderr=True, quiet=not progress)
+    files = _upload(server, path, sha256, console)
+    draft_files = _upload(server, draft, sha256_file(draft), console) if draft is not None else None
+    body = create_request(name, mf, files, draft_files=draft_files, quantize=quantize)
+    server.create(body, on_status=lambda part: console.print(f"  {part.get('status', '')}"))
+    show = server.show(name)
+    fail_if_different(verify_show(name, body, show, templates=tuple(filter(None, [info.chat_template]))))
+    return show
+
+
+def _upload(server: OllamaServer, path: Path, sha256: str, console: Any) -> dict[str, str]:
+    """Upload ``path`` unless ``HEAD /api/blobs`` has it; the ``files`` entry for create."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     digest = f"sha256:{sha256}"
     if server.has_blob(digest):
         console.print(f"blob {digest[:19]}… already in Ollama, not uploading")
@@ -244,13 +282,7 @@ def register_gguf(
             task = bar.add_task("upload", total=path.stat().st_size)
             server.push_blob(path, digest, lambda n: bar.advance(task, n))
         console.print(f"uploaded {path.name} ({digest[:19]}…)")
-    file_name = path.name if path.name.endswith(".gguf") else f"{path.name}.gguf"
-
-    def show_status(part: Any) -> None:
-        console.print(f"  {part.status}")
-
-    server.create(name, {file_name: digest}, mf, quantize=quantize, on_status=show_status)
-    return server.show(name)
+    return {path.name if path.name.endswith(".gguf") else f"{path.name}.gguf": digest}
 
 
 class OllamaBackend(StreamingChat):
@@ -274,10 +306,17 @@ class OllamaBackend(StreamingChat):
         self.count_tokens = count_tokens
         self.last_result: ChatResult | None = None
         self._digest: str | None = None
+        self._version: str | None = None
         self._last: tuple[Messages, int] | None = None
 
     def begin_episode(self, ctx: EpisodeContext) -> None:
         self._last = None
+
+    def server_version(self) -> str:
+        """``GET /api/version`` of the server this backend talks to (bench records it in run.json)."""
+        if self._version is None:
+            self._version = self.server.version()
+        return self._version
 
     def digest(self) -> str | None:
         if self._digest is None:
@@ -294,6 +333,7 @@ class OllamaBackend(StreamingChat):
         msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         t0 = time.perf_counter()
         parts: list[str] = []
+        thinking: list[str] = []
         final: Any = None
         done_reason = "stop"
         with self.server.errors(self.model, action=f"chat with {self.model!r}"):
@@ -303,6 +343,7 @@ class OllamaBackend(StreamingChat):
             )  # fmt: skip
             try:
                 for part in stream:
+                    thinking.append(part.message.thinking or "")  # message.thinking, apart from content
                     text = part.message.content or ""
                     if text:
                         parts.append(text)
@@ -320,6 +361,7 @@ class OllamaBackend(StreamingChat):
                 f"Ollama at {self.server.host} ended the reply of {self.model!r} before it was done"
             )
         self.last_result = self._result("".join(parts), final, done_reason, msgs, time.perf_counter() - t0)
+        self.last_result.thinking = "".join(thinking)
 
     def _result(self, text: str, final: Any, reason: str, msgs: Messages, wall: float) -> ChatResult:
         def secs(ns: int | None) -> float | None:

@@ -71,6 +71,36 @@ def fit_prompt(
     return tokens, truncated
 
 
+def split_thinking(text: str, prompt: str, tags: tuple[str, str] | None) -> tuple[str, str]:
+    """(thinking, content) of a whole reply, as thinking/parser.go ``Parser`` splits it in Ollama's
+    chat handler (``message.thinking`` apart from ``message.content``): a reply that starts (after
+    whitespace) with the opening tag thinks until the closing tag; whitespace after either tag is
+    dropped; a prompt that ends with the opening tag counts it as already seen."""
+    if tags is None:
+        return "", text
+    opening, closing = tags
+    if prompt.strip().endswith(opening):
+        text = opening + text
+    trimmed = text.lstrip()
+    if not trimmed.startswith(opening):
+        return ("", "") if opening.startswith(trimmed) else ("", text)
+    after = trimmed[len(opening) :].lstrip()
+    thinking, sep, rest = after.partition(closing)
+    if not sep:  # still thinking when the reply ended (a partial closing tag stays buffered)
+        n = next((i for i in range(min(len(closing), len(after)), 0, -1) if after.endswith(closing[:i])), 0)
+        return after[: len(after) - n], ""
+    return thinking, rest.lstrip()
+
+
+def apply_thinking(result: ChatResult, builder: Any, messages: Messages) -> ChatResult:
+    """Move the thinking of ``result.text`` to ``result.thinking`` when the model thinks
+    (``builder``: the :class:`~harness.serving.prompt.PromptBuilder` that made the prompt)."""
+    tags = builder.thinking_tags()
+    if tags is not None:
+        result.thinking, result.text = split_thinking(result.text, builder.prompt(messages), tags)
+    return result
+
+
 def find_stop(text: str, stops: list[str]) -> int | None:
     """Index of the earliest stop string in ``text``, or None."""
     hits = [i for i in (text.find(s) for s in stops) if i >= 0]

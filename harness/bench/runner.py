@@ -239,15 +239,18 @@ def run_suite(
         )
 
 
-def _check_run_file(out: Path, cfg: RunConfig, entries: list[SuiteGame]) -> None:
-    """Write run.json, or check that the one in ``out`` is this run (the engine version too)."""
+def _check_run_file(
+    out: Path, cfg: RunConfig, entries: list[SuiteGame], server: dict[str, str] | None = None
+) -> None:
+    """Write run.json, or check that the one in ``out`` is this run (the engine version too).
+    ``server``: engine versions the backend itself read (the Ollama backend's ``/api/version``)."""
     from harness._util.atomic import atomic_write_text
     from harness._util.jsonfile import read_json
     from harness.bench.provenance import engine_version, provenance
 
     run_file = out / "run.json"
     identity = cfg.identity()
-    facts = provenance()
+    facts = {**provenance(), **(server or {})}
     facts["engine"] = engine_version(cfg.backend, facts)
     drawn = {"rule": DRAW_RULE, "limit": cfg.limit, "games": [e.id for e in entries]}
     if not run_file.exists():
@@ -290,7 +293,13 @@ def _run_locked(
     on_ready: Callable[[], None] | None,
 ) -> list[EpisodeTrace]:
     entries = draw(suite.games(), cfg.limit)
-    _check_run_file(out, cfg, entries)
+    local = threading.local()
+    server = None
+    if cfg.backend == "ollama":  # cheap to open: ask the server the run talks to for its release
+        local.backend = make_backend()
+        if callable(getattr(local.backend, "server_version", None)):
+            server = {"ollama": local.backend.server_version()}
+    _check_run_file(out, cfg, entries, server)
     traces_path = out / "traces.jsonl"
     found = load_traces(traces_path)
     if moved := set_aside(traces_path, found):
@@ -304,7 +313,6 @@ def _run_locked(
     if on_ready:
         on_ready()
     lock = threading.Lock()
-    local = threading.local()
 
     def backend() -> Backend:
         if not hasattr(local, "backend"):

@@ -22,7 +22,8 @@ BACKENDS = ["auto", "ollama", "local", "llamacpp"]
     "--quantize",
     default=None,
     metavar="TYPE",
-    help="Quantize while registering (q4_K_M, q8_0 …); needs an F16/BF16/F32 GGUF.",
+    help="Quantize while registering; needs an F16/BF16/F32 GGUF. Ollama accepts q4_K_M, q4_K_S, "
+    "q8_0 (f16, bf16, f32); the local store every llama.cpp level (q5_K_M, q6_K …).",
 )
 @click.option(
     "--backend",
@@ -48,11 +49,16 @@ def register(
     harness register smollm2 --gguf SmolLM2.gguf --modelfile modelfiles/smollm2.Modelfile
     harness register qwen-react --gguf out/model-f16.gguf --quantize q4_K_M --backend ollama
     """
+    import dataclasses
+
     from harness.backends import catalog
     from harness.errors import UsageError
-    from harness.serving.modelfile import load
+    from harness.serving.modelfile import ModelfileError, load
 
-    mf = load(modelfile_path) if modelfile_path else None
+    try:  # parse-time checks are Ollama's create checks: TEMPLATE parses, PARAMETER values usable
+        mf = load(modelfile_path) if modelfile_path else None
+    except ModelfileError as e:
+        raise UsageError(f"cannot register {name!r}: {e}") from None
     if gguf is None:
         if mf is None or not mf.from_.lower().endswith(".gguf"):
             raise UsageError(
@@ -60,6 +66,11 @@ def register(
             )
         assert modelfile_path is not None
         gguf = str((Path(modelfile_path).parent / Path(mf.from_).expanduser()).resolve())
+    if mf is not None and mf.draft and modelfile_path:  # a DRAFT path is relative to the Modelfile
+        draft = (Path(modelfile_path).parent / Path(mf.draft).expanduser()).resolve()
+        if not draft.is_file():
+            raise UsageError(f"cannot register {name!r}: DRAFT {mf.draft} of {modelfile_path} is not a file")
+        mf = dataclasses.replace(mf, draft=str(draft))
     result = catalog.register(
         name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=not quiet
     )
@@ -68,3 +79,5 @@ def register(
         result.status, "registered in"
     )
     click.echo(f"{result.name}: {verb} {where} (sha256 {result.sha256[:12]})")
+    if result.template:
+        click.echo(f"{result.name}: {result.template}")

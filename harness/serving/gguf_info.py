@@ -17,7 +17,11 @@ from typing import IO, Any
 from harness.errors import HarnessError
 from harness.serving.quant import FILE_TYPES
 
-__all__ = ["FILE_TYPES", "GGUFError", "GGUFInfo", "read_gguf_info"]
+__all__ = ["CONVERTER_KEY", "FILE_TYPES", "GGUFError", "GGUFInfo", "read_gguf_info"]
+
+CONVERTER_KEY = "react_harness.converter"
+"""Metadata key train/convert.py writes: a GGUF with it was made by this project (so ``harness
+register`` may rewrite its chat template to match the Modelfile)."""
 
 
 class GGUFError(HarnessError, ValueError):
@@ -40,6 +44,8 @@ class GGUFInfo:
     """``tokenizer.chat_template`` (Jinja), when the GGUF has one."""
     bos_token_id: int | None = None
     eos_token_id: int | None = None
+    converter: str | None = None
+    """:data:`CONVERTER_KEY`: which of the project's converters wrote the GGUF, if one did."""
 
     @property
     def quantization(self) -> str | None:
@@ -129,6 +135,7 @@ def _read_header(fh: IO[bytes], p: Path, file_size: int) -> GGUFInfo:
         chat_template=meta.get("tokenizer.chat_template"),
         bos_token_id=meta.get("tokenizer.ggml.bos_token_id"),
         eos_token_id=meta.get("tokenizer.ggml.eos_token_id"),
+        converter=meta.get(CONVERTER_KEY),
     )
 
 

@@ -70,6 +70,47 @@ def go_capabilities(template: str | None) -> set[str]:
     return caps
 
 
+def infer_thinking_tags(template: str | None) -> tuple[str, str]:
+    """thinking/template.go ``InferTags``: for each ``.Thinking`` field inside a range over
+    ``.Messages``, the first and last text (trimmed) of the node list that holds it; the last such
+    field wins. ("", "") when there is none."""
+    from harness.serving.gotemplate.nodes import Action, Branch, Field, SubPipe, Text
+
+    tags = ["", ""]
+    if not template:
+        return ("", "")
+
+    def uses(pipe: Any, name: str) -> bool:
+        for cmd in pipe.cmds:
+            for a in cmd.args:
+                if (isinstance(a, Field) and a.idents[:1] == (name,)) or (
+                    isinstance(a, SubPipe) and uses(a.pipe, name)
+                ):
+                    return True
+        return False
+
+    def check(pipe: Any, nodes: tuple[Any, ...], in_messages: bool) -> None:
+        if in_messages and uses(pipe, "Thinking"):
+            if isinstance(nodes[0], Text):
+                tags[0] = nodes[0].text.strip()
+            if isinstance(nodes[-1], Text):
+                tags[1] = nodes[-1].text.strip()
+
+    def visit(nodes: tuple[Any, ...], in_messages: bool) -> None:
+        for n in nodes:
+            if isinstance(n, Action):
+                check(n.pipe, nodes, in_messages)
+            elif isinstance(n, Branch):
+                inner = uses(n.pipe, "Messages") if n.kind == "range" else in_messages
+                check(n.pipe, nodes, inner)
+                visit(n.body, inner)
+                if n.else_:
+                    visit(n.else_, inner)
+
+    visit(gotemplate.parse(template).nodes, False)
+    return tags[0], tags[1]
+
+
 def _go_round_trip(template: str | None) -> bool:
     """``goTemplateHasToolRoundTrip``."""
     if not template:
@@ -298,6 +339,17 @@ class PromptBuilder:
             return render_jinja(self.choice.text, msgs, tools=tools, bos_token=self.bos_token,
                                 eos_token=self.eos_token, think=think)  # fmt: skip
         return gotemplate.parse(self.choice.text).render(list(msgs), tools=tools, think=think)
+
+    def thinking_tags(self) -> tuple[str, str] | None:
+        """The tags around a reply's thinking when the model thinks (routes.go ChatHandler: a
+        thinking-capable model thinks unless the request says not to; tags from InferTags, or
+        <think>…</think> for a GGUF chat template), else None."""
+        if self.choice.kind == "jinja":
+            return ("<think>", "</think>") if "thinking" in chat_capabilities(self.choice.text) else None
+        opening, closing = infer_thinking_tags(self.choice.text)
+        if "thinking" not in go_capabilities(self.choice.text) or not (opening and closing):
+            return None
+        return opening, closing
 
     def prompt(self, request: Sequence[Mapping[str, Any]], **kw: Any) -> str:
         return self.render(self.messages(request), **kw)
