@@ -320,3 +320,23 @@ def test_cli_errors_are_one_line_and_defaults_match(tmp_path: Path, capsys: pyte
     assert {k: defaults[k] for k in ("kld_float", "kld_quant")} == {
         k: R.DEFAULT_THRESHOLDS[k] for k in ("kld_float", "kld_quant")
     }
+
+
+def test_gguf_stages_render_with_the_code_of_harness_prompt(tmp_path: Path) -> None:
+    """Issue 13, point 9: diagnose's GGUF stages render as `harness prompt` does (serving.prompt
+    builder_for): a GGUF chat template with tools wins over a TEMPLATE without, as in Ollama."""
+    from ollama_api import gguf_file
+
+    from harness.diagnose.handles import _GGUFHandle
+    from harness.diagnose.stages import Stage
+    from harness.serving.modelfile import Modelfile
+    from harness.serving.prompt import explain
+
+    jinja = ("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+             "{% if tools %}{{ tools }}{% endif %}{% if add_generation_prompt %}[assistant] {% endif %}")  # fmt: skip
+    gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
+    mf = Modelfile(from_=str(gguf), template="{{ range .Messages }}{{ .Content }}{{ end }}", system="sys")
+    h = object.__new__(_GGUFHandle)  # no model load: only the rendering is under test
+    h.stage, h.mf, h._builder = Stage("f16", "gguf", str(gguf), modelfile=mf), mf, None
+    msgs = [{"role": "user", "content": "hi"}]
+    assert h.render(msgs) == explain(mf, str(gguf), msgs)["prompt"] == "[system] sys\n[user] hi\n[assistant] "

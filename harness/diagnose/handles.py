@@ -149,9 +149,16 @@ class _GGUFHandle:
         self.src = LlamaCppLogits(st.path, st.label, n_ctx=n_ctx)
         self.vocab = _Vocab(st.path)
         self._be: Any = None
+        self._builder: Any = None
 
     def render(self, messages: Messages) -> str:
-        return self.mf.prompt(messages)
+        """The prompt ``harness prompt`` shows for this stage (serving.prompt.builder_for: the
+        template current Ollama picks for this Modelfile and GGUF)."""
+        if self._builder is None:
+            from harness.serving.prompt import builder_for
+
+            self._builder = builder_for(self.mf, self.stage.path)
+        return self._builder.prompt(messages)
 
     def tokenize(self, text: str) -> list[int]:
         return self.src.tokenize(text)

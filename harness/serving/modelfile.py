@@ -138,17 +138,21 @@ class Modelfile:
                 out.append(f"{name} {_encode(value, name)}")
         return "\n".join(out) + "\n"
 
-    def prompt(self, messages: Sequence[Mapping[str, Any]]) -> str:
-        """The prompt Ollama's chat endpoint would build for ``messages`` with this model:
-        MESSAGE history first, SYSTEM in front unless the request starts with a system
-        message, then TEMPLATE (Ollama's default ``{{ .Prompt }}`` when there is none)."""
-        from harness.serving import gotemplate
-
-        msgs: list[Mapping[str, Any]] = [{"role": r, "content": c} for r, c in self.messages]
-        msgs += list(messages)
+    def chat_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """routes.go ChatHandler: MESSAGE history, then the request; SYSTEM in front unless the
+        request starts with a system message (the one home of this rule)."""
+        msgs = [{"role": r, "content": c} for r, c in self.messages] + [dict(m) for m in messages]
         if self.system and (not messages or messages[0].get("role") != "system"):
             msgs.insert(0, {"role": "system", "content": self.system})
-        return gotemplate.render(self.template or "{{ .Prompt }}", msgs)
+        return msgs
+
+    def prompt(self, messages: Sequence[Mapping[str, Any]]) -> str:
+        """The prompt of the Modelfile TEMPLATE alone (Ollama's default ``{{ .Prompt }}`` when there
+        is none) for ``messages`` (:meth:`chat_messages`). Which template a current Ollama really
+        uses also depends on the GGUF: see :func:`harness.serving.prompt.builder_for`."""
+        from harness.serving import gotemplate
+
+        return gotemplate.render(self.template or "{{ .Prompt }}", self.chat_messages(messages))
 
 
 def write(mf: Modelfile) -> str:

@@ -325,12 +325,9 @@ class PromptBuilder:
         self.choice = choose_template(self.modelfile, self.chat_template, version=self.version)
 
     def messages(self, request: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """routes.go ChatHandler: MESSAGE history, then the request; SYSTEM in front unless the
-        request starts with a system message. All of these may be dropped to fit the context."""
-        msgs = [{"role": r, "content": c} for r, c in self.modelfile.messages] + [dict(m) for m in request]
-        if self.modelfile.system and (not request or request[0].get("role") != "system"):
-            msgs.insert(0, {"role": "system", "content": self.modelfile.system})
-        return msgs
+        """SYSTEM, MESSAGE history and the request (:meth:`Modelfile.chat_messages`). All of these
+        may be dropped to fit the context."""
+        return self.modelfile.chat_messages(request)
 
     def render(self, msgs: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None,
                think: bool | str | None = None) -> str:  # fmt: skip
@@ -387,6 +384,16 @@ def gguf_special_texts(path: str) -> tuple[str, str]:
     return text(info.bos_token_id), text(info.eos_token_id)
 
 
+def builder_for(mf: Modelfile, gguf: str | None, *, version: str | None = None) -> PromptBuilder:
+    """The :class:`PromptBuilder` of a model made of ``mf`` and the GGUF ``gguf`` (its chat template
+    and BOS/EOS texts): what ``harness prompt`` and ``harness diagnose`` render with."""
+    from harness.serving.gguf_info import read_gguf_info
+
+    chat_template = read_gguf_info(gguf).chat_template if gguf else None
+    bos, eos = gguf_special_texts(gguf) if gguf and chat_template else ("", "")
+    return PromptBuilder(mf, chat_template, bos, eos, version=version)
+
+
 def explain(
     mf: Modelfile,
     gguf: str | None,
@@ -399,11 +406,8 @@ def explain(
     """What ``harness prompt`` shows: the exact prompt, the template that made it and why, the
     effective parameters (Ollama's defaults < PARAMETERs) and the stop words."""
     from harness.serving.emulation import OLLAMA_COMMIT, ollama_defaults
-    from harness.serving.gguf_info import read_gguf_info
 
-    chat_template = read_gguf_info(gguf).chat_template if gguf else None
-    bos, eos = gguf_special_texts(gguf) if gguf and chat_template else ("", "")
-    b = PromptBuilder(mf, chat_template, bos, eos, version=version)
+    b = builder_for(mf, gguf, version=version)
     params = {**ollama_defaults(version), **b.parameters()}
     return {
         "ollama_version": emulated_version(version), "ollama_commit": OLLAMA_COMMIT,
