@@ -235,8 +235,22 @@ def test_register_auto_goes_to_ollama_when_it_answers(
     monkeypatch.setenv("OLLAMA_HOST", httpserver.url_for("/").rstrip("/"))
     httpserver.expect_request("/api/version").respond_with_json({"version": "0.5.7"})
     httpserver.expect_request(f"/api/blobs/sha256:{sha256_file(gguf)}", method="HEAD").respond_with_data("")
-    httpserver.expect_request("/api/create").respond_with_data('{"status":"success"}\n')
-    httpserver.expect_request("/api/show").respond_with_json({"modelfile": "FROM x", "model_info": {}})
+    import json
+
+    from ollama_api import create_stream, show_response
+    from werkzeug import Request, Response
+
+    seen: list[dict] = []
+
+    def create(request: Request) -> Response:  # answered as Ollama does (tests/ollama_api.py)
+        seen.append(request.get_json())
+        return Response(create_stream(seen[-1]), content_type="application/x-ndjson")
+
+    def show(request: Request) -> Response:
+        return Response(json.dumps(show_response(seen[-1])), content_type="application/json")
+
+    httpserver.expect_request("/api/create").respond_with_handler(create)
+    httpserver.expect_request("/api/show").respond_with_handler(show)
     result = register("tiny", gguf, MF, progress=False)
     assert (result.where, result.status) == ("ollama", "created")
     assert get_local("tiny") is None
