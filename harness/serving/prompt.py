@@ -33,7 +33,14 @@ from harness.serving import gotemplate
 from harness.serving.emulation import emulated_version, prefers_gguf_templates
 from harness.serving.modelfile import Modelfile
 
-__all__ = ["PromptBuilder", "TemplateChoice", "choose_template", "detect_template", "render_jinja"]
+__all__ = [
+    "PromptBuilder",
+    "TemplateChoice",
+    "builder_for",
+    "choose_template",
+    "detect_template",
+    "render_jinja",
+]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 
@@ -335,6 +342,15 @@ def gguf_special_texts(path: str) -> tuple[str, str]:
     return text(info.bos_token_id), text(info.eos_token_id)
 
 
+def builder_for(mf: Modelfile, gguf: str | None, *, version: str | None = None) -> PromptBuilder:
+    """The PromptBuilder of a Modelfile and its GGUF (chat template, BOS/EOS texts read from the file)."""
+    from harness.serving.gguf_info import read_gguf_info
+
+    chat_template = read_gguf_info(gguf).chat_template if gguf else None
+    bos, eos = gguf_special_texts(gguf) if gguf and chat_template else ("", "")
+    return PromptBuilder(mf, chat_template, bos, eos, version=version)
+
+
 def explain(
     mf: Modelfile,
     gguf: str | None,
@@ -347,11 +363,8 @@ def explain(
     """What ``harness prompt`` shows: the exact prompt, the template that made it and why, the
     effective parameters (Ollama's defaults < PARAMETERs) and the stop words."""
     from harness.serving.emulation import OLLAMA_COMMIT, ollama_defaults
-    from harness.serving.gguf_info import read_gguf_info
 
-    chat_template = read_gguf_info(gguf).chat_template if gguf else None
-    bos, eos = gguf_special_texts(gguf) if gguf and chat_template else ("", "")
-    b = PromptBuilder(mf, chat_template, bos, eos, version=version)
+    b = builder_for(mf, gguf, version=version)
     params = {**ollama_defaults(version), **b.parameters()}
     return {
         "ollama_version": emulated_version(version), "ollama_commit": OLLAMA_COMMIT,
