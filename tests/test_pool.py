@@ -82,6 +82,14 @@ def test_bench_over_two_servers(llama_servers, capsys: pytest.CaptureFixture[str
     assert played == {f"{a.url}/v1", f"{b.url}/v1"}  # both hosts start an episode at once
     assert all(t["backend"] == "openai" and t["template"] == "server's chat template" for t in traces)
     assert all(t["steps"] and t["steps"][0]["eval_count"] for t in traces)
+    # regress takes the same options: its episodes phase runs on the pool
+    reg = tmp_path / "regress"
+    code, _, err = run(capsys, "regress", "--levels", "smollm2", "--baseline", "smollm2", "--backend", "openai",
+                       "--host", a.url, "--host", f"{b.url},1", *SMALL, "--limit", "2", "--skip", "agreement",
+                       "--skip", "divergence", "--out", str(reg))  # fmt: skip
+    assert code == 0, err
+    (episodes,) = (reg / "episodes").iterdir()
+    assert {t["host"] for t in exactly_once(episodes)} == {f"{a.url}/v1", f"{b.url}/v1"}
 
 
 def test_a_server_killed_mid_run(llama_servers, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

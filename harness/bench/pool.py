@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.backends.base import (
     Backend,
@@ -210,3 +211,68 @@ def play_pool(
             f"every host of the pool was taken out with {len(pending)} game(s) unplayed ({detail}); "
             "fix or replace the hosts and rerun the same command to resume"
         )
+
+
+# ------------------------------------------------------------------------------ making a pool
+def open_openai(model: str, url: str | None, mode: str = "chat") -> Backend:
+    """An openai backend checked now: the server answers and lists ``model``."""
+    from harness.backends.openai import OpenAIBackend
+
+    be = OpenAIBackend(model=model, host=url, mode=mode)
+    be.check()
+    return be
+
+
+def _open_ollama(model: str, url: str) -> Backend:
+    from harness.backends.base import ModelNotFound
+    from harness.backends.catalog import unknown_model
+    from harness.backends.ollama import OllamaBackend
+
+    be = OllamaBackend(model=model, host=url)
+    try:
+        be.server.show(model)
+    except ModelNotFound:
+        raise unknown_model(model, url) from None
+    return be
+
+
+def _kind(spec: HostSpec, backend: str) -> str:
+    from harness.backends import ollama
+
+    if spec.kind:
+        return spec.kind
+    if backend in ("openai", "ollama"):
+        return backend
+    if backend != "auto":
+        raise UsageError(f"--host plays on servers: use --backend auto, openai or ollama (not {backend!r})")
+    if spec.url.rstrip("/").endswith("/v1"):
+        return "openai"
+    return "ollama" if ollama.is_reachable(spec.url) else "openai"
+
+
+def make_pool(
+    model: str, backend: str, specs: list[HostSpec], workers: int, mode: str = "chat"
+) -> tuple[str, list[PoolHost]]:
+    """(backend name for the run record, PoolHost per spec); every host is checked now, so a server
+    that does not answer or lacks the model fails before the run starts."""
+    from harness.backends.ollama import resolve_host
+    from harness.backends.openai import base_url
+
+    hosts: list[PoolHost] = []
+    kinds: set[str] = set()
+    for spec in specs:
+        kind = _kind(spec, backend)
+        kinds.add(kind)
+        if kind == "openai":
+            label = base_url(spec.url)
+            make: Callable[[], Any] = lambda u=label: open_openai(model, u, mode)  # noqa: E731
+        else:
+            label = resolve_host(spec.url)
+            make = lambda u=label: _open_ollama(model, u)  # noqa: E731
+        if any(h.label == label for h in hosts):
+            raise UsageError(
+                f"host {label} is listed twice; give each server once (URL,N sets its concurrency)"
+            )
+        hosts.append(PoolHost(label=label, make_backend=make, concurrency=spec.concurrency or workers))
+        hosts[-1].first.append(make())
+    return "+".join(sorted(kinds)), hosts

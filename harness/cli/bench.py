@@ -119,7 +119,8 @@ def bench(
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
     games = draw(s.games(), limit)
-    from harness.cli._hosts import host_specs, make_pool
+    from harness.bench.pool import make_pool
+    from harness.cli._hosts import host_specs
 
     specs = host_specs(hosts, hosts_file)
     pool = None
@@ -200,7 +201,7 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console,
     from harness.backends import create_backend
 
     if backend == "openai":  # one server: OPENAI_BASE_URL or loopback; checked now, like Ollama's
-        from harness.cli._hosts import open_openai
+        from harness.bench.pool import open_openai
 
         first = [open_openai(model, None, openai_mode)]
         return "openai", (lambda: first.pop() if first else open_openai(model, None, openai_mode)), workers
