@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as run
 
 from harness.backends.base import (
     BackendError,
@@ -16,23 +17,12 @@ from harness.backends.base import (
     ModelNotFound,
     TransientBackendError,
 )
-from harness.cli import main
 
 pytest.importorskip("openai", reason="the openai extra is not installed: scripts/setup all")
 
 from harness.backends.openai import OpenAIBackend, base_url, request_params
 
 MSGS = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Say hi"}]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def last_line(code: int, err: str) -> str:

@@ -12,23 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli as run
 
 from harness.bench.pool import HostSpec, parse_host, read_hosts_file
-from harness.cli import main
 from harness.errors import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = ("--suite", "synthetic-smoke", "--max-steps", "1", "--num-predict", "4")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def games_of(out: Path) -> tuple[list[str], list[dict]]:
