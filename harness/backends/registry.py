@@ -29,6 +29,7 @@ ENTRY_POINT_GROUP = "react_harness.backends"
 # name -> module that registers it (imported lazily)
 BUILTIN = {
     "ollama": "harness.backends.ollama",
+    "openai": "harness.backends.openai",
     "llamacpp": "harness.backends.llamacpp",
     "scripted": "harness.backends.scripted",
     "transformers": "harness.backends.hf",

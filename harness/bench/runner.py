@@ -34,6 +34,7 @@ from harness.backends.base import (
     ModelNotFound,
     TransientBackendError,
 )
+from harness.bench.pool import HOST_ERRORS, PoolHost, play_pool
 from harness.bench.suites import DRAW_RULE, Suite, SuiteGame, draw
 from harness.bench.traces import UNREADABLE, EpisodeTrace, StepTrace, TraceWriter, load_traces, set_aside
 from harness.errors import HarnessError
@@ -139,11 +140,14 @@ def play_episode(
     empty_run = 0
     try:
         backend.begin_episode(EpisodeContext(game=game, game_id=entry.id, text_format=suite.text_format))
+        trace.template = getattr(backend, "template", None)
         for i in range(cfg.max_steps):
             messages = build_messages(intro, history, system=cfg.system, examples=examples)
             try:
                 res, retries, latency = _chat_with_retries(backend, messages, cfg)
             except TransientBackendError as e:
+                if fatal and isinstance(e, fatal):  # a pool plays the game again on another host
+                    raise
                 trace.ended, trace.error = "error", f"step {i}: {e}"
                 break
             backend_s += latency
@@ -222,20 +226,24 @@ def run_suite(
     fatal: tuple[type[BaseException], ...] = (BackendUnavailable, ModelNotFound),
     log: Callable[[str], None] | None = None,
     on_ready: Callable[[], None] | None = None,
+    pool: list[PoolHost] | None = None,
 ) -> list[EpisodeTrace]:
     """Play every unfinished game of the suite into ``out_dir``; returns all traces of the run
     (earlier and new) in suite order. Exceptions in ``fatal`` stop the run (finished episodes
     stay on disk); other backend errors are recorded per episode. The folder is locked while
     the run writes it (a second run into it fails, naming the first); unreadable lines of an
     earlier traces.jsonl are moved aside (``log`` says how many). ``on_ready`` is called once
-    these checks pass, before the first episode (the CLI starts its progress bar there)."""
+    these checks pass, before the first episode (the CLI starts its progress bar there).
+
+    With ``pool`` (hosts, :mod:`harness.bench.pool`), ``make_backend`` and ``workers`` are unused:
+    the games are spread over the hosts, and a host's failures replay its games on the others."""
     from harness._util.lock import FolderLock
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with FolderLock(out, "bench run"):
         return _run_locked(
-            suite, make_backend, cfg, out, workers, examples_for, on_episode, fatal, log, on_ready
+            suite, make_backend, cfg, out, workers, examples_for, on_episode, fatal, log, on_ready, pool
         )
 
 
@@ -291,6 +299,7 @@ def _run_locked(
     fatal: tuple[type[BaseException], ...],
     log: Callable[[str], None] | None,
     on_ready: Callable[[], None] | None,
+    pool: list[PoolHost] | None = None,
 ) -> list[EpisodeTrace]:
     entries = draw(suite.games(), cfg.limit)
     local = threading.local()
@@ -329,7 +338,20 @@ def _run_locked(
                 on_episode(trace)
         return trace
 
-    if workers <= 1:
+    if pool:
+
+        def record(trace: EpisodeTrace) -> None:  # called under the pool's lock, once per game
+            writer.append(trace)
+            done[trace.game_id] = trace
+            if on_episode:
+                on_episode(trace)
+
+        def play(entry: SuiteGame, be: Backend) -> EpisodeTrace:
+            examples = examples_for(entry.task_type) if examples_for else None
+            return play_episode(entry, suite, be, cfg, examples, fatal=HOST_ERRORS)
+
+        play_pool(todo, pool, play, record, retries=cfg.retries, backoff_s=2 * cfg.backoff_s, warn=log)
+    elif workers <= 1:
         for entry in todo:
             job(entry)
     else:

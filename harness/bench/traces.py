@@ -11,6 +11,7 @@ of a trace version this harness does not know stops the run (:class:`TraceVersio
 
 Version 2 added ``timeout`` to ``StepTrace.kind`` and ``EpisodeTrace.ended``: a reply cut off
 by ``--timeout`` is an infrastructure failure, kept apart from the model's parse failures.
+``host`` and ``template`` are optional fields added within version 2 (older records lack them).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ class EpisodeTrace(BaseModel):
     """Backend name (``ollama``, ``llamacpp``, ``expert`` …)."""
     model_digest: str | None = None
     """Content hash of the model, when the backend knows it."""
+    host: str | None = None
+    """The server that played the episode, in a pool of hosts (``--host``); None otherwise."""
+    template: str | None = None
+    """Which chat template rendered the prompt, where the backend says (the openai backend)."""
     mode: str = "finetuned"
     """Prompt mode: ``finetuned`` or ``fewshot``."""
     options: dict[str, Any] = Field(default_factory=dict)

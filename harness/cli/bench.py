@@ -10,6 +10,7 @@ import click
 
 from harness._util.paths import slug
 from harness.backends.registry import POLICIES
+from harness.cli._hosts import host_options
 
 
 def default_suite() -> str:
@@ -24,14 +25,14 @@ def default_suite() -> str:
     help="Suite name or YAML (default: alfworld-valid-seen with ALFWORLD_DATA, else synthetic-smoke).",
 )
 @click.option(
-    "--backend", default="auto", show_default=True, help="auto | ollama | llamacpp | expert | random"
+    "--backend", default="auto", show_default=True, help="auto | ollama | openai | llamacpp | expert | random"
 )
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Parallel episodes (Ollama and policies).",
+    help="Parallel episodes (Ollama, OpenAI-compatible servers, policies); per host in a pool.",
 )
 @click.option(
     "--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's, 50)."
@@ -75,6 +76,7 @@ def default_suite() -> str:
     type=click.Path(file_okay=False),
     help="Output folder (default runs/<model>-<suite>-<mode>).",
 )
+@host_options
 def bench(
     model: str,
     suite: str | None,
@@ -91,6 +93,10 @@ def bench(
     limit: int | None,
     allow_engine_change: bool,
     out_dir: str | None,
+    hosts: tuple[str, ...],
+    hosts_file: str | None,
+    openai_mode: str,
+    retries: int,
 ) -> None:
     """Run ReAct episodes against MODEL on a suite and score the action traces.
 
@@ -99,6 +105,7 @@ def bench(
     harness bench random --suite synthetic-smoke            # the floor
     harness bench smollm2 --suite synthetic-smoke --mode fewshot
     harness bench qwen2.5-react --suite alfworld-valid-unseen --workers 4
+    harness bench smollm2 --backend openai --host http://10.0.0.5:8000,4 --host http://10.0.0.6:8000/v1,2
 
     Rerunning the same command into the same --out resumes an interrupted run.
     """
@@ -112,7 +119,18 @@ def bench(
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
     games = draw(s.games(), limit)
-    backend_name, make_backend, workers = _backend_factory(model, backend, seed or 0, workers, console)
+    from harness.bench.pool import make_pool
+    from harness.cli._hosts import host_specs
+
+    specs = host_specs(hosts, hosts_file)
+    pool = None
+    if specs:
+        backend_name, pool = make_pool(model, backend, specs, workers, openai_mode)
+        make_backend = None
+    else:
+        backend_name, make_backend, workers = _backend_factory(
+            model, backend, seed or 0, workers, console, openai_mode
+        )
     options, decoding = bench_options(temperature, seed, num_predict, timeout_s, multiline, modelfile_options)
     cfg = RunConfig(
         suite=s.name,
@@ -123,6 +141,7 @@ def bench(
         seed=seed or 0,
         limit=limit,
         options=options,
+        retries=retries,
         allow_engine_change=allow_engine_change,
     )
     out = Path(out_dir or f"runs/{slug(model)}-{slug(s.name)}-{mode}")
@@ -133,7 +152,7 @@ def bench(
         else f"harness bench {model} --out {out}"
     )
     try:
-        traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console)
+        traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console, pool)
     except KeyboardInterrupt as e:
         from harness.errors import Terminated
 
@@ -178,9 +197,14 @@ def bench_options(
     return options, decoding
 
 
-def _backend_factory(model: str, backend: str, seed: int, workers: int, console):
+def _backend_factory(model: str, backend: str, seed: int, workers: int, console, openai_mode: str = "chat"):
     from harness.backends import create_backend
 
+    if backend == "openai":  # one server: OPENAI_BASE_URL or loopback; checked now, like Ollama's
+        from harness.bench.pool import open_openai
+
+        first = [open_openai(model, None, openai_mode)]
+        return "openai", (lambda: first.pop() if first else open_openai(model, None, openai_mode)), workers
     if backend in POLICIES or (backend == "auto" and model in POLICIES):
         name = backend if backend in POLICIES else model
         return name, (lambda: create_backend(name, model=model, seed=seed)), workers
@@ -209,7 +233,7 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console)
     return name, make, workers
 
 
-def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, console):
+def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, console, pool=None):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -256,7 +280,7 @@ def _run_with_progress(suite, make_backend, cfg, out, workers, examples, total, 
 
         return run_suite(
             suite, make_backend, cfg, out, workers=workers, examples_for=examples, on_episode=on_episode,
-            log=lambda line: console.print(f"[yellow]{line}[/]"), on_ready=bar.start,
+            log=lambda line: console.print(f"[yellow]{line}[/]"), on_ready=bar.start, pool=pool,
         )  # fmt: skip
     finally:
         bar.stop()

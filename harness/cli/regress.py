@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli._hosts import host_options
 from harness.regress.run import DEFAULT_LEVELS
 
 PHASES = ("episodes", "agreement", "divergence")
@@ -38,7 +39,7 @@ PHASES = ("episodes", "agreement", "divergence")
     type=click.Path(file_okay=False),
     help="Output folder (default runs/regress-<NAME>-<suite>); rerun to resume.",
 )
-@click.option("--backend", default="auto", show_default=True, help="auto | ollama | llamacpp")
+@click.option("--backend", default="auto", show_default=True, help="auto | ollama | openai | llamacpp")
 @click.option("--limit", default=None, type=click.IntRange(1), help="Only the first K games of the suite.")
 @click.option(
     "--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's)."
@@ -67,11 +68,13 @@ PHASES = ("episodes", "agreement", "divergence")
 )
 @click.option("--skip", multiple=True, type=click.Choice(PHASES), help="Leave out a phase (repeatable).")
 @click.option("--threads", default=None, type=click.IntRange(1), help="llama.cpp threads.")
+@host_options
 def regress(
     name: str | None, levels: str, baseline: str, suite: str | None, gates_file: str | None, junit: str | None,
     out_dir: str | None, backend: str, limit: int | None, max_steps: int | None, mode: str, seed: int,
     num_predict: int, timeout_s: float, workers: int, gold_games: int, replay_turns: int | None,
-    skip: tuple[str, ...], threads: int | None,
+    skip: tuple[str, ...], threads: int | None, hosts: tuple[str, ...], hosts_file: str | None, openai_mode: str,
+    retries: int,
 ) -> None:  # fmt: skip
     """Does the agent still act the same at each quantization level? Episodes, paired success
     test (McNemar, bootstrap CI), teacher-forced action agreement and token-level KL divergence
@@ -90,7 +93,9 @@ def regress(
 
     from harness._util.paths import slug
     from harness.backends.resolve import resolve_backend_name
+    from harness.bench.pool import make_pool
     from harness.bench.suites import load_suite
+    from harness.cli._hosts import host_specs
     from harness.cli.bench import default_suite
     from harness.regress.report import GatesFailed, failed, finish, load_gates
     from harness.regress.run import RegressPlan, resolve_levels, run_regress
@@ -104,13 +109,18 @@ def regress(
         gates_file = str(shipped_file("regress", "gates.yaml"))
         console.print(f"--junit without --gates: applying the shipped default gates ({gates_file})")
     gates = load_gates(gates_file) if gates_file else None
+    specs = host_specs(hosts, hosts_file)
     for lv in lvls:  # an unknown level fails now, not after an hour of episodes
-        resolve_backend_name(lv.model, backend)
+        if specs:
+            make_pool(lv.model, backend, specs, workers, openai_mode)  # every host serves every level
+        else:
+            resolve_backend_name(lv.model, backend)
     out = Path(out_dir or f"runs/regress-{slug(name or base.model)}-{slug(s.name)}")
     plan = RegressPlan(
         levels=lvls, baseline=base, suite=suite or default_suite(), out=out, backend=backend, mode=mode,
         max_steps=max_steps, limit=limit, seed=seed, num_predict=num_predict, timeout_s=timeout_s,
         workers=workers, gold_games=gold_games, replay_turns=replay_turns, threads=threads,
+        hosts=specs, openai_mode=openai_mode, retries=retries,
         episodes="episodes" not in skip, agreement="agreement" not in skip, divergence="divergence" not in skip,
     )  # fmt: skip
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]

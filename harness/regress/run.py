@@ -149,6 +149,11 @@ class RegressPlan:
     agreement: bool = True
     divergence: bool = True
     threads: int | None = None
+    hosts: list[Any] = field(default_factory=list)
+    """A pool (:class:`harness.bench.pool.HostSpec`) for the episodes phase; with ``backend`` openai the
+    agreement phase runs on the first host. Divergence needs the level's GGUF here."""
+    openai_mode: str = "chat"
+    retries: int = 3
     notes: list[str] = field(default_factory=list)
     """What was left out and why (filled in by the run, shown in the report)."""
 
@@ -237,6 +242,10 @@ class _Backends:
         from harness.backends.resolve import open_model
 
         kind = self.kind(level)
+        if kind == "openai" and self.plan.hosts:
+            from harness.bench.pool import open_openai
+
+            return open_openai(level.model, self.plan.hosts[0].url, self.plan.openai_mode)
         opts = {"n_threads": self.plan.threads} if self.plan.threads and kind == "llamacpp" else {}
         return open_model(level.model, kind, **opts)
 
@@ -312,17 +321,25 @@ def _episodes(
     cfg = RunConfig(
         suite=suite.name, model=lv.model, backend=kind, mode=plan.mode,
         max_steps=plan.max_steps or suite.max_steps, seed=plan.seed, limit=plan.limit, options=plan.options(),
+        retries=plan.retries,
     )  # fmt: skip
     out = plan.out / "episodes" / slug(lv.label)
     done = len(read_traces(out / "traces.jsonl"))
     bar = _Bar(progress, f"episodes   {lv.label}", total, min(done, total))
     workers = 1 if kind == "llamacpp" else plan.workers
-    first = [backends.get(lv)] if done < total else []
+    first = [backends.get(lv)] if done < total and not plan.hosts else []
 
     def make() -> Any:  # the shared backend for the first worker, fresh ones for the others
         return first.pop() if first else backends.new(lv)
 
-    traces = run_suite(suite, make, cfg, out, workers=workers, examples_for=shots, on_episode=bar.advance)
+    pool = None
+    if plan.hosts:
+        from harness.bench.pool import make_pool
+
+        cfg.backend, pool = make_pool(lv.model, plan.backend, plan.hosts, plan.workers, plan.openai_mode)
+    traces = run_suite(
+        suite, make, cfg, out, workers=workers, examples_for=shots, on_episode=bar.advance, pool=pool
+    )
     bar.done()
     return traces
 

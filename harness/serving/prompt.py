@@ -33,7 +33,14 @@ from harness.serving import gotemplate
 from harness.serving.emulation import emulated_version, prefers_gguf_templates
 from harness.serving.modelfile import Modelfile
 
-__all__ = ["PromptBuilder", "TemplateChoice", "choose_template", "detect_template", "render_jinja"]
+__all__ = [
+    "PromptBuilder",
+    "TemplateChoice",
+    "builder_for",
+    "choose_template",
+    "detect_template",
+    "render_jinja",
+]
 
 DEFAULT_TEMPLATE = "{{ .Prompt }}"
 
