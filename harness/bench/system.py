@@ -128,7 +128,8 @@ def check_factory(import_check: bool = True) -> Check:
             "factory", "note", "the model factory is not installed (scripts/setup all)", {"versions": found}
         )
     if not import_check:
-        return Check("factory", "ok", "versions only (import check skipped)", {"versions": found})
+        shown = " ".join(f"{n} {v}" for n, v in found.items() if v)
+        return Check("factory", "ok", f"{shown} (import check skipped)", {"versions": found})
     missing = [n for n, v in found.items() if v is None]
     code = "import torch, transformers, peft, gguf; print(int(torch.cuda.is_available()))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -22,7 +22,11 @@ from harness.bench.system import collect
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON (for bug reports).")
-@click.option("--no-smoke", is_flag=True, help="Skip the engine's smoke eval (faster).")
+@click.option(
+    "--no-smoke",
+    is_flag=True,
+    help="Skip the checks that start subprocesses: the engine smoke eval and the factory import (faster).",
+)
 def doctor(as_json: bool, no_smoke: bool) -> None:
     """Check the engine, Ollama, the ALFWorld games, the model factory and disk space.
 
