@@ -9,10 +9,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["engine_version", "provenance"]
+__all__ = ["engine_version", "package_version", "provenance"]
 
 
-def _pkg(name: str) -> str | None:
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, None when it is not installed."""
     try:
         return version(name)
     except PackageNotFoundError:
@@ -54,10 +55,10 @@ def _ollama_version(host: str | None = None) -> str | None:
 def provenance(host: str | None = None) -> dict[str, Any]:
     """Versions of everything a run's numbers depend on (None: not installed / not reachable)."""
     return {
-        "harness": _pkg("react-harness"),
+        "harness": package_version("react-harness"),
         "git": _git_revision(),
-        "llama_cpp_python": _pkg("llama_cpp_python"),
-        "transformers": _pkg("transformers"),
+        "llama_cpp_python": package_version("llama_cpp_python"),
+        "transformers": package_version("transformers"),
         "ollama": _ollama_version(host),
     }
 

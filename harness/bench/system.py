@@ -16,9 +16,10 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
+
+from harness.bench.provenance import package_version as _pkg_version  # tests patch this name
 
 Status = Literal["ok", "note", "FAIL"]
 FACTORY = ("torch", "transformers", "peft", "accelerate", "gguf", "safetensors")
@@ -31,13 +32,6 @@ class Check:
     status: Status
     detail: str
     facts: dict[str, Any] = field(default_factory=dict)
-
-
-def _pkg_version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 def check_engine(smoke: bool = True) -> Check:
