@@ -251,6 +251,37 @@ def tiny_levels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+def test_level_info_reports_the_k_quant_fallback(tiny_levels: dict[str, Path]) -> None:
+    """A level's row in the regress table says how many matrices llama.cpp stored outside the
+    level's types, read from the file the store holds: none for the tiny model (its rows of 256
+    divide), and the count, types and row length for rows that do not (SmolLM2's 576)."""
+    from harness.regress.report import _fallback
+    from harness.regress.run import level_info
+    from harness.serving.quant import TensorTypes, fallback_note, tensor_types
+    from harness.serving.store import register_local
+
+    for lv in ("q4_k_m", "q2_k", "f16"):
+        register_local(f"tiny-fb:{lv}", str(tiny_levels[lv]))
+    for lv in ("q4_k_m", "q2_k"):
+        info = level_info(f"tiny-fb:{lv}")
+        n = len(tensor_types(tiny_levels[lv]).matrices)
+        assert info["fallback"] == {"matrices": 0, "of": n, "types": [], "note": None} and n > 0
+        assert _fallback(info["fallback"]) == "none"
+    f16 = level_info("tiny-fb:f16")
+    assert f16["fallback"] is None and _fallback(None) == "–"  # a float level has nothing to fall back from
+    assert level_info("tiny-fb:q2_k")["bpw"] < level_info("tiny-fb:q4_k_m")["bpw"] < f16["bpw"]
+
+    smol = TensorTypes(
+        {"Q4_K": 1, "Q5_0": 2}, [("a", "Q4_K", 1536), ("b", "Q5_0", 576), ("c", "Q5_0", 576)], 0, 0
+    )
+    fb = smol.fallback("q4_k_m")
+    assert [m[0] for m in fb] == ["b", "c"]
+    assert fallback_note("q4_k_m", fb, 3) == (
+        "2/3 matrices stored as Q5_0, not Q4_K/Q5_K/Q6_K: rows of 576 are not a multiple of 256, which k-quants need"
+    )
+    assert _fallback({"matrices": 2, "of": 3, "types": ["Q5_0"], "note": "…"}) == "2/3 → Q5_0"
+
+
 def test_logits_at_positions_match_logits_all(tiny_levels: dict[str, Path]) -> None:
     import llama_cpp
     import numpy as np

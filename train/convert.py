@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from typing import Any
 import click
 import numpy as np
 
-from harness._util.atomic import sha256_file
+from harness._util.atomic import sha256_file, temp_beside
 from harness.errors import HarnessError
 from harness.serving.gguf_info import CONVERTER_KEY
 
@@ -217,17 +216,6 @@ def convert(
         pre=vocab.pre,
         seconds=time.perf_counter() - t0,
     )
-
-
-def temp_beside(out: Path) -> Path:
-    """An empty temp file in ``out``'s directory (same filesystem, so a rename is atomic), with
-    the permissions a plain ``open`` would give."""
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    os.close(fd)
-    return Path(name)
 
 
 class _progress:

@@ -15,178 +15,25 @@ note on the line says how many tensors fell back and to what.
 
 from __future__ import annotations
 
-import collections
-import contextlib
-import ctypes
-import logging
-import math
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness._util.atomic import sha256_file
-from harness.serving.quant import FLOAT_TYPES, LEVELS, QuantizeError, tensor_table
-from train.convert import run_cli, temp_beside
+# The quantizer itself lives in harness.serving.quant (register --quantize runs it too).
+from harness.serving.quant import LEVELS as LEVELS
+from harness.serving.quant import QuantizeError as QuantizeError
+from harness.serving.quant import QuantResult as QuantResult
+from harness.serving.quant import parse_levels as parse_levels
+from harness.serving.quant import quantize as quantize
+from harness.serving.quant import tensor_table as tensor_table
+from train.convert import run_cli
 
 DEFAULT_LEVELS = "q8_0,q6_k,q5_k_m,q5_k_s,q5_0,q4_k_m,q4_k_s,q4_0,q3_k_m,q3_k_s,q2_k"
 SOURCE_SUFFIXES = (".f32", ".f16", ".bf16")
-
-
-@dataclass
-class QuantResult:
-    level: str
-    path: Path
-    sha256: str
-    size: int
-    n_params: int
-    bpw: float  # bits per weight over all tensors, from their types
-    types: dict[str, int]  # tensor type -> count
-    fallback: list[tuple[str, str, int]] = field(default_factory=list)  # (tensor, type, row length)
-    seconds: float = 0.0
-
-    @property
-    def note(self) -> str | None:
-        if not self.fallback:
-            return None
-        got = "/".join(sorted({t for _, t, _ in self.fallback}))
-        wanted = "/".join(sorted(LEVELS[self.level]))
-        rows = ", ".join(str(r) for r in sorted({r for _, _, r in self.fallback}))
-        return (
-            f"{len(self.fallback)}/{sum(self.types.values())} matrices stored as {got}, not {wanted}: "
-            f"rows of {rows} are not a multiple of 256, which k-quants need"
-        )
-
-    def line(self) -> str:
-        text = (
-            f"{self.level:<7} {self.path.name}  {self.size / 1e6:9.1f} MB  {self.bpw:5.2f} bpw  "
-            f"sha256 {self.sha256[:16]}  ({self.seconds:.1f}s)"
-        )
-        return f"{text}\n        note: {self.note}" if self.note else text
-
-
-def parse_levels(text: str) -> list[str]:
-    """``"q8_0,q4_k_m"`` (or ``all``) → levels; QuantizeError naming the valid ones."""
-    if text.strip().lower() == "all":
-        return list(LEVELS)
-    levels = [x.strip().lower() for x in text.split(",") if x.strip()]
-    bad = [x for x in levels if x not in LEVELS]
-    if bad or not levels:
-        raise QuantizeError(
-            f"unknown quantization level {', '.join(bad) or '(none given)'}; valid: {', '.join(LEVELS)}"
-        )
-    return levels
-
-
-def _inspect(path: Path) -> tuple[dict[str, int], list[tuple[str, str, int]], int, int]:
-    """(type counts of 2-D tensors, their (name, type, row length), parameters, tensor bytes)."""
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-
-    counts: collections.Counter[str] = collections.Counter()
-    matrices: list[tuple[str, str, int]] = []
-    n_params = n_bytes = 0
-    for name, shape, ttype in tensor_table(path):
-        n = math.prod(shape)
-        block, size = GGML_QUANT_SIZES[GGMLQuantizationType[ttype]]
-        n_params += n
-        n_bytes += n // block * size
-        if len(shape) >= 2:
-            counts[ttype] += 1
-            matrices.append((name, ttype, shape[0]))
-    return dict(counts), matrices, n_params, n_bytes
-
-
-@contextlib.contextmanager
-def _stderr_to(path: Path) -> Iterator[None]:
-    """Send what llama.cpp prints (file descriptor 2, and llama-cpp-python's log callback, which
-    writes to ``sys.stderr``) to ``path`` for the duration."""
-    from llama_cpp._logger import logger
-
-    sys.stderr.flush()
-    saved_fd, saved_obj, saved_level = os.dup(2), sys.stderr, logger.level
-    # llama-cpp-python maps ggml's ERROR level to DEBUG, so after any Llama(verbose=False) it
-    # drops errors: let everything through while it all goes to the log.
-    logger.setLevel(logging.DEBUG)
-    with open(path, "ab") as fh, open(path, "a", buffering=1, encoding="utf-8", errors="replace") as text:
-        os.dup2(fh.fileno(), 2)
-        sys.stderr = text
-        try:
-            yield
-        finally:
-            sys.stderr = saved_obj
-            os.dup2(saved_fd, 2)
-            os.close(saved_fd)
-            logger.setLevel(saved_level)
-
-
-def quantize(
-    src: str | Path, level: str, out: str | Path, *, nthread: int | None = None, verbose: bool = False
-) -> QuantResult:
-    """Quantize the GGUF ``src`` to ``level`` at ``out`` (atomically)."""
-    t0 = time.perf_counter()
-    levels = parse_levels(level)
-    if len(levels) != 1:
-        raise QuantizeError(f"quantize() takes one level, got {level!r}; use quantize_all for several")
-    level = levels[0]
-    src, out = Path(src), Path(out)
-    if not src.is_file():
-        raise QuantizeError(f"{src} does not exist: convert a model first (python -m train.convert)")
-    types, _, _, _ = _inspect(src)
-    quantized = sorted(set(types) - FLOAT_TYPES)
-    if quantized:
-        raise QuantizeError(
-            f"{src} is already quantized ({', '.join(quantized)}); quantize from the F16/BF16/F32 GGUF"
-        )
-    import llama_cpp
-
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{level.upper()}")
-    params.nthread = nthread or os.cpu_count() or 1
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_beside(out)
-    log = tmp.with_name(tmp.name + ".log")
-    try:
-        if verbose:
-            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), ctypes.byref(params))
-        else:
-            with _stderr_to(log):
-                rc = llama_cpp.llama_model_quantize(
-                    str(src).encode(), str(tmp).encode(), ctypes.byref(params)
-                )
-        if rc != 0:
-            said = (
-                [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-                if log.exists()
-                else []
-            )
-            raise QuantizeError(
-                f"llama.cpp failed to quantize {src.name} to {level}: {said[-1] if said else rc}"
-            )
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-        log.unlink(missing_ok=True)
-    counts, matrices, n_params, n_bytes = _inspect(out)
-    allowed = LEVELS[level]
-    fallback = [(name, typ, row) for name, typ, row in matrices if typ not in allowed]
-    return QuantResult(
-        level=level,
-        path=out,
-        sha256=sha256_file(out),
-        size=out.stat().st_size,
-        n_params=n_params,
-        bpw=8 * n_bytes / max(n_params, 1),
-        types=counts,
-        fallback=fallback,
-        seconds=time.perf_counter() - t0,
-    )
 
 
 def output_path(src: Path, level: str, out_dir: Path) -> Path:

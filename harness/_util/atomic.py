@@ -63,3 +63,14 @@ def atomic_dir(final: Path, fill: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def temp_beside(out: Path) -> Path:
+    """An empty temp file in ``out``'s directory (same filesystem, so a rename is atomic), with
+    the permissions a plain ``open`` would give."""
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    os.close(fd)
+    return Path(name)

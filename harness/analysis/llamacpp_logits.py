@@ -26,7 +26,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -246,20 +245,10 @@ class BaselineLogits:
 
 # ---------------------------------------------------------------------------------- GGUF files
 def gguf_bpw(path: Path) -> float | None:
-    """Bits per weight over all tensors, from their types (None without gguf-py)."""
-    try:
-        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+    """Bits per weight over all tensors, from their types."""
+    from harness.serving.quant import tensor_types
 
-        from harness.serving.quant import tensor_table
-    except ImportError:
-        return None
-    n_params = n_bytes = 0
-    for _, shape, ttype in tensor_table(path):
-        n = math.prod(shape)
-        block, size = GGML_QUANT_SIZES[GGMLQuantizationType[ttype]]
-        n_params += n
-        n_bytes += n // block * size
-    return 8 * n_bytes / n_params if n_params else None
+    return tensor_types(path).bpw
 
 
 def zero_tensors(src: str | Path, dst: str | Path, prefix: str = "blk.0.") -> list[str]:

@@ -21,6 +21,7 @@ and ``prompt_eval_count`` is below its count for the rendered prompt minus 2 (BO
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import urllib.parse
@@ -42,6 +43,8 @@ from harness.backends.base import (
 from harness.backends.ollama_semantics import StreamingChat
 from harness.backends.registry import register_backend
 from harness.serving.modelfile import Modelfile
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_HOST", "OllamaBackend", "OllamaServer", "is_reachable", "register_gguf", "resolve_host"]
 
@@ -241,8 +244,6 @@ def register_gguf(
 
     Returns ``/api/show`` of the new model.
     """
-    from rich.console import Console
-
     from harness._util.atomic import sha256_file
     from harness.backends.ollama_create import check_quantize, create_request, fail_if_different, verify_show
     from harness.serving.gguf_info import read_gguf_info
@@ -259,29 +260,31 @@ def register_gguf(
     if draft is not None:
         read_gguf_info(draft)  # a missing or broken DRAFT is refused before anything is uploaded
     server = OllamaServer(host)
-    console = Console(stderr=True, quiet=not progress)
-    files = _upload(server, path, sha256, console)
-    draft_files = _upload(server, draft, sha256_file(draft), console) if draft is not None else None
+    files = _upload(server, path, sha256, progress)
+    draft_files = _upload(server, draft, sha256_file(draft), progress) if draft is not None else None
     body = create_request(name, mf, files, draft_files=draft_files, quantize=quantize)
-    server.create(body, on_status=lambda part: console.print(f"  {part.get('status', '')}"))
+    server.create(body, on_status=lambda part: log.info("  %s", part.get("status", "")))
     show = server.show(name)
     fail_if_different(verify_show(name, body, show, templates=tuple(filter(None, [info.chat_template]))))
     return show
 
 
-def _upload(server: OllamaServer, path: Path, sha256: str, console: Any) -> dict[str, str]:
-    """Upload ``path`` unless ``HEAD /api/blobs`` has it; the ``files`` entry for create."""
+def _upload(server: OllamaServer, path: Path, sha256: str, bar: bool) -> dict[str, str]:
+    """Upload ``path`` unless ``HEAD /api/blobs`` has it; the ``files`` entry for create. What it
+    did is logged; ``bar`` draws a transient upload bar on stderr meanwhile."""
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     digest = f"sha256:{sha256}"
     if server.has_blob(digest):
-        console.print(f"blob {digest[:19]}… already in Ollama, not uploading")
+        log.info("blob %s… already in Ollama, not uploading", digest[:19])
     else:
         columns = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("upload", total=path.stat().st_size)
-            server.push_blob(path, digest, lambda n: bar.advance(task, n))
-        console.print(f"uploaded {path.name} ({digest[:19]}…)")
+        console = Console(stderr=True, quiet=not bar)
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("upload", total=path.stat().st_size)
+            server.push_blob(path, digest, lambda n: progress.advance(task, n))
+        log.info("uploaded %s (%s…)", path.name, digest[:19])
     return {path.name if path.name.endswith(".gguf") else f"{path.name}.gguf": digest}
 
 

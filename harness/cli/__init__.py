@@ -4,6 +4,7 @@ when it runs, so ``harness --help`` stays instant."""
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -70,6 +71,41 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
     if debug:
         os.environ["HARNESS_DEBUG"] = "1"
+    console_logging(debug)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A StreamHandler on whatever ``sys.stderr`` is when it emits (click's test runner and
+    rich swap it), not on the one it was created with."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+class _LineFormatter(logging.Formatter):
+    """``message`` for INFO, ``warning: message`` above it (the CLI's one-line style)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno <= logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
+def console_logging(debug: bool = False, quiet: bool = False) -> None:
+    """The CLI owns the console: library code under ``harness`` and ``train`` logs, and this
+    shows INFO and up on stderr (DEBUG with ``--debug``, WARNING only when ``quiet``)."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    for name in ("harness", "train"):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+            handler = _StderrHandler()
+            handler.setFormatter(_LineFormatter("%(message)s"))
+            logger.addHandler(handler)
 
 
 def _os_error_line(e: OSError) -> str:

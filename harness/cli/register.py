@@ -71,6 +71,10 @@ def register(
         if not draft.is_file():
             raise UsageError(f"cannot register {name!r}: DRAFT {mf.draft} of {modelfile_path} is not a file")
         mf = dataclasses.replace(mf, draft=str(draft))
+    if quiet:
+        from harness.cli import console_logging
+
+        console_logging(quiet=True)
     result = catalog.register(
         name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=not quiet
     )

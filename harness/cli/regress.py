@@ -156,7 +156,7 @@ def _print(console, results: dict) -> None:
     from harness.regress.report import level_table
 
     head, rows = level_table(results)
-    keep = ["level", "bpw", "success (95% CI)", "Δ success [95% CI]", "McNemar p", "agree base", "same reply",
+    keep = ["level", "bpw", "k-quant fallback", "success (95% CI)", "Δ success [95% CI]", "McNemar p", "agree base", "same reply",
             "agree expert", "mean KLD", "same top-1", "gates"]  # fmt: skip
     idx = [head.index(k) for k in keep]
     table = Table(title=f"regress vs {results['run']['baseline']} on {results['suite']['name']}")

@@ -259,6 +259,14 @@ def _f(v: Any, spec: str) -> str:
     return "–" if v is None else spec.format(v)
 
 
+def _fallback(fb: dict | None) -> str:
+    """``60/211 → Q5_0/Q8_0``: matrices llama.cpp stored outside the level's types (rows that do
+    not divide by 256); ``none``; ``–`` for a float level or a level with no file here."""
+    if not fb:
+        return "–"
+    return f"{fb['matrices']}/{fb['of']} → {'/'.join(fb['types'])}" if fb["matrices"] else "none"
+
+
 def _status(results: dict, label: str) -> str:
     mine = [g for g in results["gates"]["results"] if g["level"] == label]
     if label == results["run"]["baseline"]:
@@ -270,7 +278,7 @@ def _status(results: dict, label: str) -> str:
 
 
 def level_table(results: dict) -> Table:
-    head = ["level", "quant", "size MB", "bpw", "tok/s", "success (95% CI)", "Δ success [95% CI]", "McNemar p",
+    head = ["level", "quant", "size MB", "bpw", "k-quant fallback", "tok/s", "success (95% CI)", "Δ success [95% CI]", "McNemar p",
             "progress", "invalid", "parse fail", "steps", "agree base", "same reply", "agree expert", "mean KLD",
             "p99 KLD", "same top-1", "ppl ratio", "gates"]  # fmt: skip
     rows = []
@@ -284,7 +292,7 @@ def level_table(results: dict) -> Table:
         if label == results["run"]["baseline"]:
             delta = pval = "–"
         rows.append([label, str(row.get("quantization") or "–"), _f(row.get("size") and row["size"] / 1e6, "{:.1f}"),
-                     _f(row.get("bpw"), "{:.2f}"), _f(m["gen_tokens_per_s"], "{:.0f}"), succ, delta,
+                     _f(row.get("bpw"), "{:.2f}"), _fallback(row.get("fallback")), _f(m["gen_tokens_per_s"], "{:.0f}"), succ, delta,
                      pval, _f(m["progress_rate"], "{:.1%}"), _f(m["invalid_rate"], "{:.1%}"),
                      _f(m["parse_failure_rate"], "{:.1%}"), _f(m["mean_steps"], "{:.1f}"),
                      _f(m["agreement_baseline"], "{:.1%}"), _f(m["exact_agreement"], "{:.1%}"),

@@ -199,9 +199,23 @@ def level_info(model: str) -> dict[str, Any]:
         return {"where": "remote"}  # Ollama (or a policy): no file to read
     info: dict[str, Any] = {"where": "local", "gguf": m.gguf, "sha256": m.sha256, "size": m.size}
     info["quantization"] = m.quantization
-    from harness.analysis.llamacpp_logits import gguf_bpw
+    from harness.serving.quant import LEVELS, fallback_note, tensor_types
 
-    info["bpw"] = gguf_bpw(Path(m.gguf))
+    types = tensor_types(m.gguf)
+    info["bpw"] = types.bpw
+    level = (m.quantization or "").lower()
+    fallback = types.fallback(level)
+    # k-quants need rows that divide by 256: how many matrices llama.cpp stored in another type
+    info["fallback"] = (
+        {
+            "matrices": len(fallback),
+            "of": len(types.matrices),
+            "types": sorted({t for _, t, _ in fallback}),
+            "note": fallback_note(level, fallback, len(types.matrices)),
+        }
+        if level in LEVELS
+        else None
+    )
     return info
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,8 @@ from harness._util.paths import inside
 from harness.errors import HarnessError, UsageError
 from harness.serving.gguf_info import GGUFError, GGUFInfo, read_gguf_info
 from harness.serving.modelfile import Modelfile
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MANIFEST_VERSION",
@@ -228,12 +231,7 @@ def register_local(
         except RegistryError:
             pass
     if quantize:
-        from harness.serving.quant import quantize_gguf
-
-        tmp_dir = _store() / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        out = tmp_dir / f"{source_sha}-{quantize.lower()}.gguf"
-        quantize_gguf(src, out, quantize, info)
+        out = _quantized_copy(src, source_sha, quantize, info)
         sha, blob = sha256_file(out), None
         try:
             blob = _place_blob(out, sha)
@@ -253,6 +251,27 @@ def register_local(
     if old and old.sha256 != sha:
         _drop_unused_blob(old.path)
     return manifest, "replaced" if old else "created"
+
+
+def _quantized_copy(src: Path, source_sha: str, qtype: str, info: GGUFInfo) -> Path:
+    """``src`` quantized to ``qtype`` (``q4_K_M`` …) in the store's tmp folder, by the one
+    quantizer; its k-quant fallback note (rows that do not divide by 256) is logged."""
+    from harness.serving.quant import QUANT_TYPES, quantize
+
+    level = qtype.lower()
+    if level not in QUANT_TYPES:
+        raise UsageError(f"unknown quantization {qtype!r}; use one of {', '.join(QUANT_TYPES)}")
+    if info.file_type not in (0, 1, 32):
+        raise UsageError(
+            f"{src} is already quantized ({info.quantization}); --quantize needs an F16, BF16 or F32 GGUF"
+        )
+    tmp_dir = _store() / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    log.info("quantizing %s to %s …", src.name, level)
+    result = quantize(src, level, tmp_dir / f"{source_sha}-{level}.gguf")
+    if result.note:
+        log.warning("%s: %s", level, result.note)
+    return result.path
 
 
 def _same_text(old: LocalModel, mf: Modelfile) -> bool:
