@@ -380,6 +380,26 @@ def test_policy_levels_run_without_a_gguf_and_skip_divergence(
     assert "no logits" in capsys.readouterr().err
 
 
+def test_limit_draws_alfworld_games_round_robin_like_bench(tmp_path: Path) -> None:
+    """--limit K on a real ALFWorld suite takes K games round-robin over task types, the same
+    games harness bench plays; the baseline's trajectories (agreement) cover all of them."""
+    from harness.bench.suites import draw
+    from harness.bench.traces import read_traces
+    from harness.cli import main
+
+    suite = load_suite("alfworld-valid-seen")
+    main(["regress", "--backend", "expert", "--levels", "exp-a,exp-b", "--baseline", "exp-a", "--suite",
+          "alfworld-valid-seen", "--limit", "6", "--gold-games", "6", "--skip", "divergence",
+          "--out", str(tmp_path / "o")])  # fmt: skip
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    want = [e.id for e in draw(suite.games(), 6)]
+    assert res["suite"]["drawn"] == want and res["gold"] == want
+    assert len({e.task_type for e in draw(suite.games(), 6)}) == 6  # suite order would give one type
+    played = [t.game_id for t in read_traces(tmp_path / "o" / "episodes" / "exp-a" / "traces.jsonl")]
+    assert sorted(played) == sorted(want)
+    assert len(res["levels"]["exp-b"]["agreement"]["baseline"]["by_task_type"]) == 6
+
+
 def test_ollama_levels_through_the_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pytest_httpserver")
     from pytest_httpserver import HTTPServer

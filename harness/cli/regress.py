@@ -40,7 +40,12 @@ PHASES = ("episodes", "agreement", "divergence")
     help="Output folder (default runs/regress-<NAME>-<suite>); rerun to resume.",
 )
 @click.option("--backend", default="auto", show_default=True, help="auto | ollama | openai | llamacpp")
-@click.option("--limit", default=None, type=click.IntRange(1), help="Only the first K games of the suite.")
+@click.option(
+    "--limit",
+    default=None,
+    type=click.IntRange(1),
+    help="Only K games, taken round-robin over task types (as harness bench).",
+)
 @click.option(
     "--max-steps", default=None, type=click.IntRange(1), help="Steps per episode (default: the suite's)."
 )

@@ -280,10 +280,12 @@ def run_regress(plan: RegressPlan, progress: Any = None) -> dict:
     reports are :func:`harness.regress.report.finish`'s job."""
     from harness.agent.fewshot import examples_for
     from harness.analysis.agreement import expert_trajectories
-    from harness.bench.suites import load_suite
+    from harness.bench.suites import draw, load_suite
 
     suite = load_suite(plan.suite)
-    entries = suite.games()[: plan.limit] if plan.limit else suite.games()
+    # the games the episodes play (run_suite draws them the same way): --limit K is round-robin
+    # over task types, so the gold trajectories and the baseline's pairs cover every type
+    entries = draw(suite.games(), plan.limit)
     if not entries:
         raise RegressError(f"suite {suite.name} has no games")
     plan.out.mkdir(parents=True, exist_ok=True)
@@ -311,7 +313,12 @@ def run_regress(plan: RegressPlan, progress: Any = None) -> dict:
     if plan.divergence:
         _divergence(plan, gold, levels, progress)
     return {
-        "suite": {"name": suite.name, "games": len(entries), "text_format": suite.text_format},
+        "suite": {
+            "name": suite.name,
+            "games": len(entries),
+            "text_format": suite.text_format,
+            "drawn": [e.id for e in entries],
+        },
         "gold": [t.id for t in gold],
         "levels": levels,
     }
