@@ -108,6 +108,19 @@ def test_k_quant_fallback_is_reported(f16_320: Path, tmp_path: Path) -> None:
     assert q8.fallback == [] and q8.note is None  # 320 divides by Q8_0's 32
 
 
+def test_header_reader_matches_gguf_py(f16_256: Path, all_levels: dict[str, Any]) -> None:
+    """The project's one GGUF header reader (harness.serving.gguf_info) lists the same tensors,
+    shapes and types as gguf-py's GGUFReader, for the float file and every quantized level."""
+    from gguf import GGUFReader
+
+    for path in [f16_256, *(r.path for r in all_levels.values())]:
+        want = [
+            (t.name, tuple(int(d) for d in t.shape), t.tensor_type.name)
+            for t in GGUFReader(str(path)).tensors
+        ]
+        assert tensor_table(path) == want and want, path.name
+
+
 def test_unknown_level_lists_the_valid_ones(f16_256: Path, tmp_path: Path, capsys) -> None:
     with pytest.raises(QuantizeError, match="q4_k_m"):
         parse_levels("q4_k_x")
@@ -133,7 +146,7 @@ def test_bad_source_is_one_clear_line(f16_256: Path, all_levels, tmp_path: Path,
         "missing": "does not exist",
         "not-gguf": "not a readable GGUF",
         "quantized": "already quantized",
-        "truncated": "llama.cpp failed to quantize fake.gguf to q4_0: .*not within the file bounds",
+        "truncated": "fake.gguf is not a readable GGUF file: truncated GGUF",
     }
     with pytest.raises(QuantizeError, match=message[source]):
         quantize(src, "q4_0", tmp_path / "out" / "x.gguf")

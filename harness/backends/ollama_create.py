@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.backends.base import BackendError
 from harness.errors import UsageError
+from harness.serving.gguf_info import FLOAT_FILE_TYPES
 from harness.serving.modelfile import Modelfile
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
 OLLAMA_QUANTIZE = {"F32": "F32", "F16": "F16", "Q8_0": "Q8_0", "Q4_K_S": "Q4_K_S", "Q4_K_M": "Q4_K_M",
                    "Q4_K": "Q4_K_M", "BF16": "BF16"}  # fmt: skip
 """fs/ggml/type.go ``ParseFileType``: the names create accepts (upper-cased) → the file type."""
-_FLOAT_FILE_TYPES = {0: "F32", 1: "F16", 32: "BF16"}
 
 
 def check_quantize(quantize: str, file_type: int | None, quantization: str | None, source: str) -> str:
@@ -48,7 +48,7 @@ def check_quantize(quantize: str, file_type: int | None, quantization: str | Non
             "(and f16, bf16, f32); for other levels quantize first with 'harness build' or register "
             "into the local store (--backend local)"
         )
-    if file_type is not None and file_type not in _FLOAT_FILE_TYPES:
+    if file_type is not None and file_type not in FLOAT_FILE_TYPES:
         raise UsageError(
             f"{source} is already quantized ({quantization}); Ollama quantizes only F16, BF16 and F32 "
             "models: drop --quantize or give the float GGUF"

@@ -10,14 +10,34 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from harness.errors import HarnessError
-from harness.serving.quant import FILE_TYPES
 
-__all__ = ["CONVERTER_KEY", "FILE_TYPES", "GGUFError", "GGUFInfo", "read_gguf_info"]
+__all__ = [
+    "CONVERTER_KEY",
+    "FILE_TYPES",
+    "FLOAT_FILE_TYPES",
+    "GGUFError",
+    "GGUFInfo",
+    "read_gguf_info",
+    "tensor_table",
+]
+
+# llama.cpp's LLAMA_FTYPE values (general.file_type) by name: the same numbers and names as
+# gguf-py's LlamaFileType (tests/test_quant.py checks it).
+FILE_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
+    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
+    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4",
+    40: "Q1_0",
+}  # fmt: skip
+FLOAT_FILE_TYPES = frozenset(k for k, v in FILE_TYPES.items() if v in ("F32", "F16", "BF16"))
+"""The unquantized file types (what llama.cpp's quantizer and Ollama's create start from)."""
 
 CONVERTER_KEY = "react_harness.converter"
 """Metadata key train/convert.py writes: a GGUF with it was made by this project (so ``harness
@@ -46,6 +66,8 @@ class GGUFInfo:
     eos_token_id: int | None = None
     converter: str | None = None
     """:data:`CONVERTER_KEY`: which of the project's converters wrote the GGUF, if one did."""
+    tensors: list[tuple[str, tuple[int, ...], str]] = field(default_factory=list)
+    """(name, shape in ggml order, ggml type name) of each tensor, in file order."""
 
     @property
     def quantization(self) -> str | None:
@@ -121,7 +143,7 @@ def _read_header(fh: IO[bytes], p: Path, file_size: int) -> GGUFInfo:
     for _ in range(kv_count):
         key = string()
         meta[key] = value(num("<I"))
-    data_end = _check_tensors(fh, p, file_size, tensor_count, num, string, meta)
+    data_end, tensors = _check_tensors(fh, p, file_size, tensor_count, num, string, meta)
     arch = meta.get("general.architecture")
     ctx = meta.get(f"{arch}.context_length") if arch else None
     return GGUFInfo(
@@ -136,23 +158,30 @@ def _read_header(fh: IO[bytes], p: Path, file_size: int) -> GGUFInfo:
         bos_token_id=meta.get("tokenizer.ggml.bos_token_id"),
         eos_token_id=meta.get("tokenizer.ggml.eos_token_id"),
         converter=meta.get(CONVERTER_KEY),
+        tensors=tensors,
     )
 
 
-def _type_sizes() -> dict[int, tuple[int, int]]:
-    """ggml tensor type -> (elements per block, bytes per block), from gguf-py's table."""
+def tensor_table(path: str | Path) -> list[tuple[str, tuple[int, ...], str]]:
+    """(name, shape in ggml order, type name) of each tensor of the GGUF at ``path``, from its
+    checked header (:class:`GGUFError` if it is unreadable or cut short)."""
+    return read_gguf_info(path).tensors
+
+
+def _type_sizes() -> dict[int, tuple[str, int, int]]:
+    """ggml tensor type -> (name, elements per block, bytes per block), from gguf-py's table."""
     from gguf import GGML_QUANT_SIZES
 
-    return {int(t): sizes for t, sizes in GGML_QUANT_SIZES.items()}
+    return {int(t): (t.name, *sizes) for t, sizes in GGML_QUANT_SIZES.items()}
 
 
 def _check_tensors(
     fh: IO[bytes], p: Path, file_size: int, count: int, num: Any, string: Any, meta: dict
 ) -> int:
     """Read the tensor table after the metadata; check every tensor's data extent against the
-    file size. Returns where the data of the last tensor ends."""
+    file size. Returns where the data of the last tensor ends, and the table."""
     if count == 0:
-        return fh.tell()
+        return fh.tell(), []
     sizes = _type_sizes()
     tensors = []
     for _ in range(count):
@@ -174,8 +203,10 @@ def _check_tensors(
         raise GGUFError(f"{p}: corrupt GGUF header (general.alignment {align!r}); re-create the file")
     start = -(-fh.tell() // align) * align
     end = start
+    table = []
     for name, dims, kind, offset in tensors:
-        block, nbytes = sizes[kind]
+        type_name, block, nbytes = sizes[kind]
+        table.append((name, tuple(dims), type_name))
         n = 1
         for d in dims:
             n *= d
@@ -189,4 +220,4 @@ def _check_tensors(
             f"{p}: truncated GGUF ({file_size} bytes, its tensors need {end}); "
             "copy or download the file again"
         )
-    return end
+    return end, table

@@ -1,9 +1,8 @@
 """Quantization levels and the llama.cpp quantizer: the one home of what the levels are called,
 which llama.cpp file type each is, and which tensor types its mixture uses.
 
-``FILE_TYPES`` is llama.cpp's ``LLAMA_FTYPE`` (``general.file_type``), the same numbers and
-names as the ``gguf`` package's ``LlamaFileType`` (a test checks it); it is written out here
-because the header reader below (:func:`tensor_table`) is faster than ``gguf.GGUFReader``.
+``FILE_TYPES`` (llama.cpp's ``LLAMA_FTYPE``, ``general.file_type``) lives with the header reader
+in :mod:`harness.serving.gguf_info` and is re-exported here.
 
 :func:`quantize` is the one quantizer: ``python -m train.quantize``, ``harness build`` and
 ``harness register --quantize`` all run it, and each gets its report of k-quant fallbacks.
@@ -16,9 +15,7 @@ import contextlib
 import ctypes
 import logging
 import math
-import mmap
 import os
-import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ from typing import Any
 
 from harness._util.atomic import sha256_file, temp_beside
 from harness.errors import HarnessError
+from harness.serving.gguf_info import FILE_TYPES, GGUFError, read_gguf_info
 
 __all__ = [
     "FILE_TYPES", "FLOAT_LEVELS", "FLOAT_TYPES", "LEVELS", "LEVEL_ORDER", "QUANT_TYPES", "QuantResult",
@@ -38,16 +36,6 @@ __all__ = [
 class QuantizeError(HarnessError, ValueError):
     """A quantization level, source file or llama.cpp run that failed."""
 
-
-# llama.cpp's LLAMA_FTYPE values (general.file_type) by name.
-FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
-    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4",
-    40: "Q1_0",
-}  # fmt: skip
 
 # level -> tensor types llama.cpp's mixture for it uses when every row length divides.
 LEVELS: dict[str, frozenset[str]] = {
@@ -87,61 +75,15 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
-_SCALAR_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-
-def tensor_table(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
-    """(name, shape in ggml order, type name) of each tensor in a GGUF, read from its header.
-    (gguf.GGUFReader parses every metadata value first: ~10 s for a 152k-token vocabulary.)"""
-    from gguf import GGMLQuantizationType
-
-    def fail(why: str) -> QuantizeError:
-        return QuantizeError(f"{path} is not a readable GGUF file: {why}")
-
+def tensor_table(path: str | Path) -> list[tuple[str, tuple[int, ...], str]]:
+    """(name, shape in ggml order, type name) of each tensor in a GGUF, from the one header reader
+    (:func:`harness.serving.gguf_info.read_gguf_info`); QuantizeError if it is unreadable."""
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            if buf[:4] != b"GGUF":
-                raise fail("bad magic")
-            n_tensors, n_kv = struct.unpack_from("<QQ", buf, 8)
-            pos = 24
-
-            def string() -> str:
-                nonlocal pos
-                (n,) = struct.unpack_from("<Q", buf, pos)
-                pos += 8 + n
-                return bytes(buf[pos - n : pos]).decode("utf-8", "replace")
-
-            def skip(vtype: int) -> None:
-                nonlocal pos
-                if vtype == 8:
-                    string()
-                elif vtype == 9:
-                    sub, count = struct.unpack_from("<IQ", buf, pos)
-                    pos += 12
-                    if sub in _SCALAR_SIZES:
-                        pos += count * _SCALAR_SIZES[sub]
-                    else:
-                        for _ in range(count):
-                            skip(sub)
-                else:
-                    pos += _SCALAR_SIZES[vtype]
-
-            for _ in range(n_kv):
-                string()
-                (vtype,) = struct.unpack_from("<I", buf, pos)
-                pos += 4
-                skip(vtype)
-            table = []
-            for _ in range(n_tensors):
-                name = string()
-                (n_dims,) = struct.unpack_from("<I", buf, pos)
-                dims = struct.unpack_from(f"<{n_dims}Q", buf, pos + 4)
-                (ttype,) = struct.unpack_from("<I", buf, pos + 4 + 8 * n_dims)
-                pos += 4 + 8 * n_dims + 4 + 8
-                table.append((name, tuple(int(d) for d in dims), GGMLQuantizationType(ttype).name))
-            return table
-    except (OSError, ValueError, KeyError, struct.error) as e:
-        raise fail(str(e) or type(e).__name__) from e
+        return read_gguf_info(path).tensors
+    except GGUFError as e:
+        raise QuantizeError(
+            f"{path} is not a readable GGUF file: {str(e).removeprefix(f'{path}: ')}"
+        ) from None
 
 
 @dataclass

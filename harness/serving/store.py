@@ -32,7 +32,7 @@ from harness._util.atomic import atomic_write_text, sha256_file
 from harness._util.jsonfile import read_json
 from harness._util.paths import inside
 from harness.errors import HarnessError, UsageError
-from harness.serving.gguf_info import GGUFError, GGUFInfo, read_gguf_info
+from harness.serving.gguf_info import FLOAT_FILE_TYPES, GGUFError, GGUFInfo, read_gguf_info
 from harness.serving.modelfile import Modelfile
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def _quantized_copy(src: Path, source_sha: str, qtype: str, info: GGUFInfo) -> P
     level = qtype.lower()
     if level not in QUANT_TYPES:
         raise UsageError(f"unknown quantization {qtype!r}; use one of {', '.join(QUANT_TYPES)}")
-    if info.file_type not in (0, 1, 32):
+    if info.file_type not in FLOAT_FILE_TYPES:
         raise UsageError(
             f"{src} is already quantized ({info.quantization}); --quantize needs an F16, BF16 or F32 GGUF"
         )
