@@ -24,10 +24,10 @@ from harness._util.atomic import atomic_write_text, sha256_file
 from harness._util.jsonfile import read_json
 from harness._util.paths import inside
 from harness.errors import HarnessError
+from harness.serving.quant import FLOAT_LEVELS
 
 STEPS = ("data", "sft", "merge", "convert", "quantize", "register")
 BUILD_VERSION = 1
-FLOAT_LEVELS = ("f32", "f16", "bf16")
 
 
 class BuildError(HarnessError):
