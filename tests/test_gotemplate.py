@@ -260,8 +260,44 @@ def test_messages_data_has_ollama_fields() -> None:
         "|{{ .Prompt }}|{{ .Response }}|{{ len .Tools }}"
     )
     assert render(t, [("user", "x")]) == "user0|<no value>||0"
-    with pytest.raises(TemplateError, match=r"can't evaluate field role in type api\.Message"):
+    # template.go hands templates *templateMessage values (convertMessagesForTemplate)
+    with pytest.raises(TemplateError, match=r"can't evaluate field role in type \*template\.templateMessage"):
         render("{{ range .Messages }}{{ .role }}{{ end }}", [("user", "x")])
+
+
+def test_messages_and_tools_are_template_go_values() -> None:
+    """template.go convertMessagesForTemplate / convertToolsForTemplate: messages and tool calls are
+    structs without JSON tags; tools print as their JSON, nil when the request has none; a property
+    is an api.ToolProperty (unknown keys dropped, nested properties in their order), and the
+    properties themselves a Go map (key order)."""
+    assert render(
+        "{{ .Tools }}|{{ json .Tools }}|{{ range .Messages }}{{ json . }}{{ end }}", [("user", "x")]
+    ) == (
+        'null|null|{"Role":"user","Content":"x","Thinking":"","Images":null,"ToolCalls":null,'
+        '"ToolName":"","ToolCallID":""}'
+    )
+    call = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": "c1", "function": {"name": "f", "arguments": {"a": 1}}}],
+    }
+    assert render("{{ range .Messages }}{{ json .ToolCalls }}{{ end }}", [call]) == (
+        '[{"ID":"c1","Function":{"Index":0,"Name":"f","Arguments":{"a":1}}}]'
+    )
+    props = {
+        "p": {"description": "d", "type": "string", "default": 1},
+        "o": {"type": "object", "properties": {"z": {"type": "string"}, "a": {"type": ["string", "null"]}}},
+    }
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": props}}},
+             {"type": "function", "function": {"name": "g", "parameters": {"type": "object"}}}]  # fmt: skip
+    out = render(
+        "{{ range .Messages }}{{ end }}{{ range .Tools }}{{ .Function }}|{{ end }}",
+        [("user", "x")],
+        tools=tools,
+    )
+    want = ('{"o":{"type":"object","properties":{"z":{"type":"string"},"a":{"type":["string","null"]}}},'
+            '"p":{"type":"string","description":"d"}}')  # fmt: skip
+    assert out == f"{{f  {{object <nil> <nil> [] {want}}}}}|{{g  {{object <nil> <nil> [] {{}}}}}}|"
 
 
 # ------------------------------------------------------------------- Go template semantics

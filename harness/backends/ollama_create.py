@@ -5,6 +5,7 @@ Followed from ollama/ollama at :data:`~harness.serving.emulation.OLLAMA_COMMIT`:
 * :func:`create_request` is the body ``ollama create`` sends for a Modelfile
   (parser/parser.go ``Modelfile.CreateRequest``): files and draft_files by digest, template,
   system, parameters, messages, license (a list), renderer, parser, requires, quantize.
+* :func:`reject_matching_local_path`: a DRAFT may not be the FROM file (parser.go).
 * :func:`check_quantize`: the types create accepts (fs/ggml/type.go ``ParseFileType``, after
   server/create.go ``createModel`` upper-cases the name), only from an F16/BF16/F32 GGUF.
 * :func:`parse_show_parameters` reads the ``parameters`` text of ``/api/show`` (server/routes.go
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.backends.base import BackendError
@@ -31,6 +33,7 @@ __all__ = [
     "create_request",
     "go_unquote",
     "parse_show_parameters",
+    "reject_matching_local_path",
     "verify_show",
 ]
 
@@ -65,8 +68,14 @@ def create_request(
     quantize: str | None = None,
 ) -> dict[str, Any]:
     """The ``/api/create`` body for ``mf`` (``api.CreateRequest``; empty fields left out, as
-    ``omitempty`` does). FROM and DRAFT are already uploaded: ``files`` / ``draft_files``."""
-    body: dict[str, Any] = {"model": name, "stream": True, "files": dict(files)}
+    ``omitempty`` does). FROM and DRAFT are already uploaded: ``files`` / ``draft_files``; with
+    no ``files`` FROM names a model, sent as ``from`` (parser.go ``CreateRequest``, where a FROM
+    that is no local path becomes ``req.From``)."""
+    body: dict[str, Any] = {"model": name, "stream": True}
+    if files:
+        body["files"] = dict(files)
+    else:
+        body["from"] = mf.from_
     if draft_files:
         body["draft_files"] = dict(draft_files)
     optional = {
@@ -77,6 +86,15 @@ def create_request(
     }  # fmt: skip
     body.update({k: v for k, v in optional.items() if v})
     return body
+
+
+def reject_matching_local_path(name: str, path: str | Path, existing: Sequence[str | Path]) -> None:
+    """parser.go ``rejectMatchingLocalPath``: ``ollama create`` refuses a DRAFT that is the FROM
+    file itself, compared as absolute paths with symlinks resolved (``canonicalLocalPath``)."""
+    target = Path(path).resolve()
+    for other in existing:
+        if Path(other).resolve() == target:
+            raise UsageError(f"{name} must not reference the same local path as FROM: {target}")
 
 
 # ---------------------------------------------------------------- /api/show

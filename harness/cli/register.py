@@ -52,6 +52,7 @@ def register(
     import dataclasses
 
     from harness.backends import catalog
+    from harness.backends.ollama_create import reject_matching_local_path
     from harness.errors import UsageError
     from harness.serving.modelfile import ModelfileError, load
 
@@ -70,6 +71,10 @@ def register(
         draft = (Path(modelfile_path).parent / Path(mf.draft).expanduser()).resolve()
         if not draft.is_file():
             raise UsageError(f"cannot register {name!r}: DRAFT {mf.draft} of {modelfile_path} is not a file")
+        try:
+            reject_matching_local_path("DRAFT", draft, [gguf])
+        except UsageError as e:
+            raise UsageError(f"cannot register {name!r}: {e}") from None
         mf = dataclasses.replace(mf, draft=str(draft))
     if quiet:
         from harness.cli import console_logging

@@ -38,13 +38,13 @@ __all__ = [
     "write",
 ]
 
-# Options and Runner fields of Ollama's api/types.go, by JSON name.
+# Options and Runner fields of Ollama's api/types.go, by JSON name (what FormatParams accepts).
 PARAMETER_TYPES: dict[str, type] = {
     "num_keep": int, "seed": int, "num_predict": int, "top_k": int, "top_p": float,
     "min_p": float, "typical_p": float, "repeat_last_n": int, "temperature": float,
     "repeat_penalty": float, "presence_penalty": float, "frequency_penalty": float,
     "stop": list, "num_ctx": int, "num_batch": int, "num_gpu": int, "main_gpu": int,
-    "use_mmap": bool, "num_thread": int,
+    "use_mmap": bool, "num_thread": int, "draft_num_predict": int,
 }  # fmt: skip
 # Ollama accepts these, prints a warning and ignores them.
 DEPRECATED_PARAMETERS = frozenset({
@@ -180,14 +180,16 @@ def load(path: str | Path) -> Modelfile:
 def parse(text: str, *, source: str | None = None) -> Modelfile:
     """Parse Modelfile text; ``source`` (a path) prefixes error messages."""
     commands = parse_commands(text, source=source)
+    # parser.go ParseFile refuses a file without FROM before CreateRequest looks at any value
+    if not any(c.name == "from" for c in commands):
+        raise ModelfileError("no FROM line; add one such as `FROM ./model.gguf`", source=source)
     mf = Modelfile(from_="")
-    have_from = False
     for cmd in commands:
         name, args = cmd.name, cmd.args
         if name == "from":
             if not args:
                 raise ModelfileError("FROM needs a model name or a path to weights", cmd.line, source)
-            mf.from_, have_from = args, True
+            mf.from_ = args
         elif name == "parameter":
             _add_parameter(mf, cmd, source)
         elif name == "message":
@@ -204,8 +206,6 @@ def parse(text: str, *, source: str | None = None) -> Modelfile:
             mf.requires = args.removeprefix("v")
         elif name in ("template", "system", "draft", "renderer", "parser"):  # the last one wins
             setattr(mf, name, args)
-    if not have_from:
-        raise ModelfileError("no FROM line; add one such as `FROM ./model.gguf`", source=source)
     if mf.template is not None:
         _check_template(mf.template, next(c.line for c in reversed(commands) if c.name == "template"), source)
     return mf

@@ -77,7 +77,6 @@ from harness.serving.gotemplate.nodes import (
 )
 from harness.serving.gotemplate.parser import _parse_nodes, _Parser, _show
 from harness.serving.gotemplate.prompt import (
-    _JSON_NAMES,
     Template,
     _collate,
     _cut_after_response,

@@ -41,8 +41,8 @@ def _kind(v: Any) -> str:
 
 
 def _go_type(v: Any) -> str:
-    if isinstance(v, Struct):
-        return v.type_name
+    if isinstance(v, Struct) or getattr(v, "type_name", None):
+        return str(v.type_name)
     names = {"bool": "bool", "int": "int", "float": "float64", "string": "string", "invalid": "<nil>"}
     if _kind(v) in names:
         return names[_kind(v)]
@@ -84,6 +84,8 @@ def _fmt(v: Any, top: bool = False) -> str:
     """Go ``fmt`` ``%v``; an interface nil at the top of an action prints ``<no value>``."""
     if v is None or v is _MISSING:
         return "<no value>" if top else "<nil>"
+    if hasattr(v, "go_string"):  # a type with a String() method: fmt calls it, at any depth
+        return str(v.go_string())
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
@@ -231,6 +233,10 @@ def _sprintf(fmt: str, *args: Any) -> str:
 
 
 def _to_json(v: Any) -> Any:
+    if getattr(v, "nil", False):
+        return None
+    if hasattr(v, "go_json"):  # a type with its own MarshalJSON
+        return v.go_json()
     if isinstance(v, Struct):
         out = {}
         for key, x in v.items():
@@ -258,6 +264,57 @@ def _json(v: Any) -> str:
 class Ordered(dict):
     """A mapping that Go marshals in insertion order (Ollama's orderedmap types); plain dicts are
     Go maps, marshalled with sorted keys."""
+
+
+class GoMap(dict):
+    """A Go map of the named type ``type_name`` whose ``String()`` is its JSON: template/template.go
+    ``templateArgs`` and ``templateProperties``. Ranged and marshalled in key order like any Go map;
+    ``nil`` is the nil map, which marshals as ``null`` and prints ``{}``."""
+
+    def __init__(self, items: Mapping[str, Any], type_name: str, *, nil: bool = False):
+        super().__init__(items)
+        self.type_name, self.nil = type_name, nil
+
+    def go_string(self) -> str:
+        return "{}" if self.nil else _json(self)
+
+
+class GoSlice(list):
+    """A Go slice of type ``type_name``; ``nil`` is the nil slice: it prints ``[]`` but marshals as
+    ``null``."""
+
+    def __init__(self, items: Any, type_name: str, *, nil: bool = False):
+        super().__init__(items)
+        self.type_name, self.nil = type_name, nil
+
+
+class JSONSlice(GoSlice):
+    """A slice whose ``String()`` is its JSON (template/template.go ``templateTools``): the nil one
+    prints ``null``."""
+
+    def go_string(self) -> str:
+        return _json(self)
+
+
+class JSONStruct(Struct):
+    """A struct whose ``String()`` is its JSON (template/template.go ``templateTool``)."""
+
+    def go_string(self) -> str:
+        return _json(self)
+
+
+class PropertyType(list):
+    """api/types.go ``PropertyType``: one type prints and marshals as that string, several as a list."""
+
+    type_name = "api.PropertyType"
+
+    def go_string(self) -> str:
+        if len(self) == 1:
+            return str(self[0])
+        return "[" + " ".join(map(str, self)) + "]" if self else ""
+
+    def go_json(self) -> Any:
+        return self[0] if len(self) == 1 else (list(self) or None)
 
 
 def _today(days: int = 0) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.serving.gotemplate.execute import _execute
-from harness.serving.gotemplate.funcs import Ordered
+from harness.serving.gotemplate.funcs import GoMap, GoSlice, JSONSlice, JSONStruct, Ordered, PropertyType
 from harness.serving.gotemplate.nodes import (
     Action,
     Branch,
@@ -27,10 +27,6 @@ from harness.serving.gotemplate.nodes import (
     Var,
 )
 from harness.serving.gotemplate.parser import _parse_nodes
-
-_JSON_NAMES = {"Role": "role", "Content": "content", "Thinking": "thinking,omitempty",
-               "Images": "images,omitempty", "ToolCalls": "tool_calls,omitempty",
-               "ToolName": "tool_name,omitempty", "ToolCallID": "tool_call_id,omitempty"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,8 +54,13 @@ class Template:
         *,
         tools: Sequence[Mapping[str, Any]] | None = None,
         think: bool | str | None = None,
+        prompt: str = "",
+        suffix: str = "",
     ) -> str:
         """Build the prompt for a chat as Ollama's ``Template.Execute`` does.
+
+        With both ``prompt`` and ``suffix`` (a generate request's fill-in-the-middle) the template
+        runs once with only ``.Prompt``, ``.Suffix`` and the think values set; messages are ignored.
 
         ``system`` goes in front as a system message unless the chat starts with one.
         Consecutive same-role messages are merged with a blank line (tool messages excepted).
@@ -69,6 +70,8 @@ class Template:
         right after ``{{ .Response }}``.
         """
         think_vars = _think_values(think)
+        if prompt and suffix:  # template.go Execute: the Values.Prompt/Suffix case comes first
+            return self.execute({"Prompt": prompt, "Suffix": suffix, "Response": "", **think_vars})
         msgs = [_message(m, i) for i, m in enumerate(messages)]
         if system and (not msgs or msgs[0]["role"] != "system"):
             msgs.insert(0, {"role": "system", "content": system})
@@ -76,7 +79,8 @@ class Template:
         if {"messages", "document"} & set(self.vars()):
             return self.execute({
                 "System": system_text, "Messages": [_struct(m) for m in collated],
-                "Tools": [_tool(t) for t in tools or ()], "Response": "", **think_vars,
+                "Tools": JSONSlice([_tool(t) for t in tools or ()], "template.templateTools", nil=tools is None),
+                "Response": "", **think_vars,
                 "Query": "", "Document": "", "Instruction": "",
             })  # fmt: skip
         return self._render_legacy(collated, think_vars)
@@ -129,14 +133,17 @@ def render(
     *,
     tools: Sequence[Mapping[str, Any]] | None = None,
     think: bool | str | None = None,
+    prompt: str = "",
+    suffix: str = "",
 ) -> str:
     """Render ``messages`` (dicts with ``role``/``content``, or ``(role, content)`` pairs).
 
     ``system`` is the model's SYSTEM: like Ollama, it is put in front as a system message
-    unless the conversation already starts with one.
+    unless the conversation already starts with one. ``prompt`` and ``suffix``: see
+    :meth:`Template.render`.
     """
     tmpl = template if isinstance(template, Template) else parse(template)
-    return tmpl.render(messages, system, tools=tools, think=think)
+    return tmpl.render(messages, system, tools=tools, think=think, prompt=prompt, suffix=suffix)
 
 
 def _message(m: Any, i: int) -> dict[str, Any]:
@@ -179,49 +186,79 @@ def _go_name(key: str) -> str:
 
 
 def _tool_call(c: Mapping[str, Any]) -> Struct:
-    """An ``api.ToolCall``: ``{"id", "function": {"index", "name", "arguments"}}``, arguments
-    in their given order (ToolCallFunctionArguments is an ordered map)."""
+    """template/template.go ``convertMessagesForTemplate``: an ``api.ToolCall`` as a
+    ``templateToolCall`` {ID, Function {Index, Name, Arguments}}. These structs have no JSON tags
+    (``json`` writes the Go field names), and Arguments is a ``templateArgs``: a plain Go map, so
+    it ranges and marshals in key order, and prints as its JSON."""
     fn = dict(c.get("function") or {})
-    args = fn.get("arguments") or {}
+    args = fn.get("arguments")
     if isinstance(args, str):
         args = json.loads(args) if args.strip() else {}
-    function = Struct("api.ToolCallFunction", {"Index": int(fn.get("index", 0)), "Name": fn.get("name", ""),
-                      "Arguments": Ordered(args)}, {"Index": "index", "Name": "name", "Arguments": "arguments"})  # fmt: skip
-    return Struct("api.ToolCall", {"ID": c.get("id", ""), "Function": function},
-                  {"ID": "id,omitempty", "Function": "function"})  # fmt: skip
+    arguments = GoMap(args or {}, "template.templateArgs", nil=args is None)
+    function = Struct("template.templateToolCallFunction", {"Index": int(fn.get("index", 0)),
+                      "Name": fn.get("name", ""), "Arguments": arguments}, {})  # fmt: skip
+    return Struct("template.templateToolCall", {"ID": c.get("id", ""), "Function": function}, {})
 
 
-def _ordered(v: Any) -> Any:
-    return Ordered({k: _ordered(x) if k != "properties" else Ordered(x) for k, x in v.items()}) if isinstance(
-        v, Mapping) else v  # fmt: skip
+_PROPERTY_JSON = {"AnyOf": "anyOf,omitempty", "Type": "type,omitempty", "Items": "items,omitempty",
+                  "Description": "description,omitempty", "Enum": "enum,omitempty",
+                  "Properties": "properties,omitempty", "Required": "required,omitempty"}  # fmt: skip
+
+
+def _property(p: Any) -> Struct:
+    """An ``api.ToolProperty`` as Go decodes it from a request (api/types.go): its seven fields
+    only (other keys are dropped), ``type`` a PropertyType, nested ``properties`` an ordered
+    ToolPropertiesMap."""
+    p = p if isinstance(p, Mapping) else {}
+    kind = p.get("type")
+    nested = p.get("properties")
+    fields = {
+        "AnyOf": [_property(x) for x in p.get("anyOf") or ()],
+        "Type": PropertyType([kind] if isinstance(kind, str) else list(kind or ())),
+        "Items": p.get("items"), "Description": p.get("description", ""), "Enum": list(p.get("enum") or ()),
+        "Properties": None if nested is None else Ordered({k: _property(v) for k, v in nested.items()}),
+        "Required": list(p.get("required") or ()),
+    }  # fmt: skip
+    return Struct("api.ToolProperty", fields, _PROPERTY_JSON)
 
 
 def _tool(t: Mapping[str, Any]) -> Struct:
-    """An ``api.Tool`` with Go's field names (``.Function.Parameters.Properties`` keeps its order)."""
+    """template/template.go ``convertToolsForTemplate``: an ``api.Tool`` as a ``templateTool``
+    (its String() is its JSON); ``.Function.Parameters.Properties`` is a ``templateProperties``:
+    a plain Go map of ToolProperty, so it ranges and marshals in key order, and prints as JSON."""
     fn = dict(t.get("function") or {})
     params = dict(fn.get("parameters") or {})
-    parameters = Struct("api.ToolFunctionParameters", {
+    props = params.get("properties")
+    properties = GoMap({k: _property(v) for k, v in (props or {}).items()}, "template.templateProperties",
+                       nil=props is None)  # fmt: skip
+    parameters = Struct("template.templateToolFunctionParameters", {
         "Type": params.get("type", ""), "Defs": params.get("$defs"), "Items": params.get("items"),
-        "Required": list(params.get("required") or []),
-        "Properties": Ordered({k: _ordered(v) for k, v in (params.get("properties") or {}).items()}),
+        "Required": list(params.get("required") or []), "Properties": properties,
     }, {"Type": "type", "Defs": "$defs,omitempty", "Items": "items,omitempty", "Required": "required,omitempty",
         "Properties": "properties"})  # fmt: skip
-    function = Struct("api.ToolFunction", {"Name": fn.get("name", ""), "Description": fn.get("description", ""),
-                      "Parameters": parameters},
-                      {"Name": "name", "Description": "description,omitempty", "Parameters": "parameters"})  # fmt: skip
-    return Struct("api.Tool", {"Type": t.get("type", "function"), "Items": t.get("items"), "Function": function},
-                  {"Type": "type", "Items": "items,omitempty", "Function": "function"})  # fmt: skip
+    function = Struct("template.templateToolFunction", {"Name": fn.get("name", ""),
+                      "Description": fn.get("description", ""), "Parameters": parameters},
+                      {"Name": "name", "Description": "description", "Parameters": "parameters"})  # fmt: skip
+    return JSONStruct("template.templateTool", {"Type": t.get("type", "function"), "Items": t.get("items"),
+                      "Function": function}, {"Type": "type", "Items": "items,omitempty", "Function": "function"})  # fmt: skip
+
+
+_NIL_TOOL_CALLS = "[]template.templateToolCall"
 
 
 def _struct(m: dict[str, Any]) -> Struct:
-    """An ``api.Message`` value: Go field names, empty defaults, unknown fields an error."""
-    fields: dict[str, Any] = {"Role": "", "Content": "", "Thinking": "", "Images": [],
-                              "ToolCalls": [], "ToolName": "", "ToolCallID": ""}  # fmt: skip
+    """template/template.go ``convertMessagesForTemplate``: a ``*templateMessage``, api.Message's
+    seven fields (other keys are dropped, as Go's JSON decoding drops them) with no JSON tags;
+    Images and ToolCalls are nil slices when empty. A field it lacks is an error."""
+    fields: dict[str, Any] = {"Role": "", "Content": "", "Thinking": "", "Images": GoSlice((), "[]api.ImageData", nil=True),
+                              "ToolCalls": GoSlice((), _NIL_TOOL_CALLS, nil=True), "ToolName": "", "ToolCallID": ""}  # fmt: skip
     for key, value in m.items():
         name = _go_name(key)
-        fields[name] = [_tool_call(c) for c in value] if name == "ToolCalls" else value
-    json_names = {k: _JSON_NAMES.get(k, k[:1].lower() + k[1:] + ",omitempty") for k in fields}
-    return Struct("api.Message", fields, json_names)
+        if name == "ToolCalls":
+            value = GoSlice([_tool_call(c) for c in value or ()], _NIL_TOOL_CALLS, nil=not value)
+        if name in fields:
+            fields[name] = value
+    return Struct("*template.templateMessage", fields, {})
 
 
 def _identifiers(node: Any) -> list[str]:
