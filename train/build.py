@@ -265,6 +265,7 @@ class Builder:
         from harness.serving.modelfile import load
 
         mf_path = self.plan.modelfile or _modelfile(self.recipe_modelfile or "qwen2.5-react")
+        t0 = time.perf_counter()
         results = []
         for lv, path in ggufs.items():
             name = f"{self.plan.name}:{lv}"
@@ -273,6 +274,10 @@ class Builder:
             res = register(name, path, mf, backend=self.plan.backend, progress=False)
             results.append({"name": res.name, "where": res.where, "status": res.status, "sha256": res.sha256})
             self.log(f"register  {res.name} → {res.where} ({res.status})")
-        self.state["steps"]["register"] = {"models": results, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.state["steps"]["register"] = {
+            "models": results,
+            "seconds": round(time.perf_counter() - t0, 2),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         self._save()
         return results
