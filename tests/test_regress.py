@@ -104,6 +104,28 @@ def test_bad_gates_say_what_is_wrong(data: dict, match: str) -> None:
         parse_gates(data, "g.yaml")
 
 
+def test_gates_and_suite_files_name_the_line(tmp_path: Path) -> None:
+    """Gates and suites go through one YAML loader (pydantic models): the error names the line."""
+    from harness._util.yamlfile import key_line
+    from harness.bench.suites import load_suite_file
+    from harness.errors import SuiteError
+    from harness.regress.report import load_gates
+
+    g = tmp_path / "g.yaml"
+    g.write_text("version: 1\noptional: []\nlevels:\n  q8_0:\n    min_agreement: 95\n")
+    with pytest.raises(GatesError, match=r"g\.yaml line 3: levels: q8_0: min_agreement is a fraction"):
+        load_gates(g)
+    g.write_text("version: 1\noptional: [nope]\nlevels: {}\n")
+    with pytest.raises(GatesError, match=r"line 2: optional: unknown gate\(s\) nope"):
+        load_gates(g)
+    s = tmp_path / "s.yaml"
+    s.write_text("# a suite\nname: x\nsource: synthetic\n\nper_task_type: 0\n")
+    with pytest.raises(SuiteError, match=r"s\.yaml line 5: per_task_type: .*greater than or equal to 1"):
+        load_suite_file(s)
+    assert key_line("a:\n  b:\n    - 1\n    - 2\n", ["a", "b", 1]) == 4
+    assert key_line("a: 1\n", ["zz"]) is None
+
+
 def _row(model: str, **metrics: float | None) -> dict:
     base = {k: None for k in (m for m, *_ in GATES.values())}
     return {"model": model, "metrics": base | metrics}

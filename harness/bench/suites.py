@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import SuiteError
 from harness.world.game import Game
@@ -135,19 +135,9 @@ def available_suites() -> dict[str, Path]:
 
 
 def load_suite_file(path: str | Path) -> Suite:
-    from harness._util.yamlfile import read_yaml
+    from harness._util.yamlfile import load_model
 
-    p = Path(path)
-    data, _ = read_yaml(p, "suite", SuiteError)
-    if not isinstance(data, dict):
-        raise SuiteError(f"{p}: a suite must be a YAML mapping (name, source, …)")
-    data.setdefault("name", p.stem)
-    try:
-        return Suite.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "suite"
-        raise SuiteError(f"{p}: {loc}: {err['msg']}") from None
+    return load_model(path, Suite, "suite", SuiteError, defaults={"name": Path(path).stem})
 
 
 def load_suite(name_or_path: str) -> Suite:

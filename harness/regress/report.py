@@ -36,8 +36,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from harness._util.atomic import atomic_write_text
-from harness._util.yamlfile import read_yaml
+from harness._util.yamlfile import load_model, validation_line
 from harness.errors import HarnessError
 
 RESULTS_VERSION = 1
@@ -83,42 +85,66 @@ class GatesFailed(HarnessError):
     exit_code = 3
 
 
-def parse_gates(data: Any, source: str = "gates") -> Gates:
+class GatesFile(BaseModel):
+    """A gates file (regress/gates.yaml): ``version: 1``, ``optional: [gate, …]`` and
+    ``levels: {level: {gate: threshold}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = 1
+    optional: list[str] = Field(default_factory=list)
+    levels: dict[str, dict[str, Any]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("levels"), dict):
+            raise ValueError("expected a mapping with 'levels:' (level → gates); see regress/gates.yaml")
+        return data
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: int) -> int:
+        if v != 1:
+            raise ValueError(f"version {v} is not supported (use version: 1)")
+        return v
+
+    @field_validator("optional")
+    @classmethod
+    def _optional(cls, v: list[str]) -> list[str]:
+        if bad := [g for g in v if g not in GATES]:
+            raise ValueError(f"unknown gate(s) {', '.join(map(str, bad))} (known: {', '.join(GATES)})")
+        return v
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for level, gates in v.items():
+            for key, value in gates.items():
+                if key not in GATES:
+                    raise ValueError(f"{level}: unknown gate {key!r} (known: {', '.join(GATES)})")
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError(f"{level}: {key} must be a number, not {value!r}")
+                if key in FRACTIONS and not 0 <= value <= 1:
+                    raise ValueError(f"{level}: {key} is a fraction in [0, 1] (write 0.9 for 90 %)")
+        return {str(lv): {k: float(x) for k, x in g.items()} for lv, g in v.items()}
+
+    def gates(self) -> Gates:
+        out = Gates(self.levels)
+        out.optional = frozenset(self.optional)
+        return out
+
+
+def parse_gates(data: Any, source: str = "gates", text: str | None = None) -> Gates:
     """Validate a gates mapping (``{"version": 1, "levels": {level: {gate: threshold}}}``)."""
-    if not isinstance(data, dict) or not isinstance(data.get("levels"), dict):
-        raise GatesError(
-            f"{source}: expected a mapping with 'levels:' (level → gates); see regress/gates.yaml"
-        )
-    if data.get("version", 1) != 1:
-        raise GatesError(f"{source}: version {data['version']} is not supported (use version: 1)")
-    if unknown := set(data) - {"version", "levels", "optional"}:
-        raise GatesError(
-            f"{source}: unknown key(s) {', '.join(sorted(unknown))} (use version, levels, optional)"
-        )
-    optional = data.get("optional") or []
-    if not isinstance(optional, list) or any(g not in GATES for g in optional):
-        raise GatesError(f"{source}: optional must be a list of gate names (known: {', '.join(GATES)})")
-    out = Gates()
-    out.optional = frozenset(optional)
-    for level, gates in data["levels"].items():
-        if not isinstance(gates, dict):
-            raise GatesError(f"{source}: level {level!r} needs a mapping of gate: threshold")
-        out[str(level)] = {}
-        for key, value in gates.items():
-            if key not in GATES:
-                raise GatesError(f"{source}: {level}: unknown gate {key!r} (known: {', '.join(GATES)})")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise GatesError(f"{source}: {level}: {key} must be a number, not {value!r}")
-            if key in FRACTIONS and not 0 <= value <= 1:
-                raise GatesError(f"{source}: {level}: {key} is a fraction in [0, 1] (write 0.9 for 90 %)")
-            out[str(level)][key] = float(value)
-    return out
+    try:
+        return GatesFile.model_validate(data).gates()
+    except ValidationError as e:
+        raise GatesError(validation_line(e, source, text)) from None
 
 
 def load_gates(path: str | Path) -> Gates:
-    p = Path(path)
-    data, _ = read_yaml(p, "the gates file", GatesError)
-    return parse_gates(data, str(p))
+    return load_model(path, GatesFile, "the gates file", GatesError).gates()
 
 
 def gates_for(gates: Gates, label: str, model: str) -> dict[str, float]:
