@@ -59,6 +59,34 @@ def test_build_from_merged_is_reentrant(tiny_merged: Path, tmp_path: Path) -> No
     assert healed.returncode == 0 and "quantize  done" in healed.stderr
 
 
+def test_relative_build_dir_is_recorded_so_reruns_skip_and_diagnose_finds_the_ggufs(
+    tiny_merged: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build dir given relative to the working directory (the default, builds/NAME): build.json
+    stores the GGUFs relative to the build's folder, so a rerun skips them and diagnose finds
+    them; a record written the old way (relative to the working directory) still reads."""
+    from harness.diagnose.stages import stages_from_build
+
+    args = ("build", "tiny", "--from-merged", str(tiny_merged), "--levels", "f16,q8_0", "--build-dir", "b",
+            "--backend", "local")  # fmt: skip
+    assert _harness(*args, cwd=tmp_path).returncode == 0
+    state = json.loads((tmp_path / "b" / "build.json").read_text())
+    assert [o["path"] for o in state["steps"]["quantize"]["outputs"]] == ["gguf/tiny.q8_0.gguf"]
+    assert state["steps"]["register"]["seconds"] >= 0
+    again = _harness(*args, cwd=tmp_path)
+    assert "convert   skipped" in again.stderr and "quantize  skipped" in again.stderr, again.stderr
+    levels = [st.level for st in stages_from_build(tmp_path / "b") if st.kind == "gguf"]
+    assert levels == ["f16", "q8_0"]
+    for step in ("convert", "quantize"):  # the old way: relative to the working directory
+        for o in state["steps"][step]["outputs"]:
+            o["path"] = "b/" + o["path"]
+    (tmp_path / "b" / "build.json").write_text(json.dumps(state))
+    old = _harness(*args, cwd=tmp_path)
+    assert "convert   skipped" in old.stderr and "quantize  skipped" in old.stderr, old.stderr
+    monkeypatch.chdir(tmp_path)  # diagnose runs where the build ran
+    assert [st.level for st in stages_from_build(Path("b")) if st.kind == "gguf"] == ["f16", "q8_0"]
+
+
 def test_build_bench_runs_on_a_level(tiny_merged: Path, tmp_path: Path) -> None:
     r = _harness("build", "tb", "--from-merged", str(tiny_merged), "--levels", "q4_k_m",
                  "--build-dir", str(tmp_path / "b"), "--backend", "local")  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness._util.atomic import atomic_write_text, sha256_file
 from harness._util.jsonfile import read_json
-from harness._util.paths import inside
+from harness._util.paths import recorded_path, relative_to_root
 from harness.errors import HarnessError
 from harness.serving.quant import FLOAT_LEVELS
 
@@ -76,6 +76,13 @@ def _dir_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def _record(step: str, path: Path, build_dir: Path) -> str:
+    """How build.json stores an output: the GGUFs (convert, quantize; always in the build's
+    folder) relative to it, so the folder can move; the rest absolute. (Paths were once written
+    relative to the working directory: :func:`recorded_path` still reads those.)"""
+    return relative_to_root(path, build_dir) if step in ("convert", "quantize") else str(Path(path).resolve())
+
+
 def _artifact_hash(path: Path) -> str:
     return _dir_hash(path) if path.is_dir() else sha256_file(path)
 
@@ -121,7 +128,7 @@ class Builder:
             return None
         root = self.roots.get(step, self.dir)
         for out in rec.get("outputs", []):
-            p = inside(out["path"], root, f"{self.state_file} ({step})")
+            p = recorded_path(out["path"], root, f"{self.state_file} ({step})")
             if not p.exists() or _artifact_hash(p) != out["sha256"]:
                 return None
         return rec
@@ -132,14 +139,14 @@ class Builder:
         if rec is not None:
             self.log(f"{step:9} skipped (inputs unchanged, outputs intact)")
             root = self.roots.get(step, self.dir)
-            return [inside(o["path"], root, f"{self.state_file} ({step})") for o in rec["outputs"]]
+            return [recorded_path(o["path"], root, f"{self.state_file} ({step})") for o in rec["outputs"]]
         if step in self.plan.force:
             self.forced = True  # everything after a forced step is redone
         t0 = time.perf_counter()
         outputs = fn()
         self.state["steps"][step] = {
             "inputs": key,
-            "outputs": [{"path": str(p), "sha256": _artifact_hash(p)} for p in outputs],
+            "outputs": [{"path": _record(step, p, self.dir), "sha256": _artifact_hash(p)} for p in outputs],
             "seconds": round(time.perf_counter() - t0, 2),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }

@@ -29,6 +29,25 @@ def inside(path: str | Path, root: str | Path, what: str) -> Path:
     return resolved
 
 
+def recorded_path(path: str | Path, root: str | Path, what: str) -> Path:
+    """A path a record (build.json) holds, resolved with :func:`inside`: relative to ``root`` as
+    records are written now, or, for records written before, relative to the working directory
+    the build ran in, when that is where the file is (still checked to lie inside ``root``)."""
+    p = inside(path, root, what)
+    if not p.exists() and not Path(path).is_absolute():
+        legacy = Path(path).resolve()
+        if legacy.exists():
+            return inside(legacy, root, what)
+    return p
+
+
+def relative_to_root(path: str | Path, root: str | Path) -> str:
+    """How a record stores ``path``: relative to ``root`` when inside it (the record stays valid
+    when the folder moves or the command runs from elsewhere), else absolute."""
+    p, base = Path(path).resolve(), Path(root).resolve()
+    return str(p.relative_to(base)) if p.is_relative_to(base) else str(p)
+
+
 def slug(name: str) -> str:
     """A name as one safe path component: anything but letters, digits and ``-_.`` becomes ``-``
     (``smollm2-react:q8_0`` → ``smollm2-react-q8_0``)."""

@@ -116,14 +116,14 @@ def stages_from_build(build_dir: Path, host: str | None = None) -> list[Stage]:
             f"{f} not found; build the model with 'harness build' or name stages with --stage KIND=PATH"
         )
     from harness._util.jsonfile import read_json
-    from harness._util.paths import inside
+    from harness._util.paths import recorded_path
 
     steps = read_json(f, "build record", DiagnoseError, "rebuild with 'harness build'").get("steps", {})
 
     def outs(step: str) -> list[Path]:
         recs = steps.get(step, {}).get("outputs", [])
         if step in ("convert", "quantize"):  # written by the build, so inside its folder
-            return [inside(o["path"], build_dir, f"{f} ({step})") for o in recs]
+            return [recorded_path(o["path"], build_dir, f"{f} ({step})") for o in recs]
         return [Path(o["path"]) for o in recs]
 
     def trained(path: str) -> Stage:  # a LoRA adapter, or a full fine-tune's model folder
