@@ -16,9 +16,10 @@ import codecs
 from pathlib import Path
 
 import pytest
+from test_modelfile import raw
 
 from harness.serving.emulation import OLLAMA_COMMIT
-from harness.serving.modelfile import PARAMETER_TYPES, ModelfileError, load, parse, parse_commands
+from harness.serving.modelfile import PARAMETER_TYPES, ModelfileError, load, parse
 
 UPSTREAM = "fb30760996871fa9460115c753afd2c60d4ab0f7"
 assert OLLAMA_COMMIT == UPSTREAM
@@ -31,16 +32,9 @@ LLAMA3_LEGACY = (
 
 
 def commands(text: str) -> list[tuple[str, str]]:
-    """Ollama's ``Modelfile.Commands`` of ``text`` as (Name, Args) pairs."""
-    out = []
-    for c in parse_commands(text):
-        if c.name == "parameter":
-            out.append((c.key, c.args))
-        elif c.name == "message":
-            out.append(("message", f"{c.key}: {c.args}"))
-        else:
-            out.append(("model" if c.name == "from" else c.name, c.args))
-    return out
+    """Ollama's ``Modelfile.Commands`` of ``text`` as (Name, Args) pairs: test_modelfile's raw
+    commands, with FROM under Go's name ``model``."""
+    return [("model" if name == "from" else name, args) for name, args in raw(text)]
 
 
 # --------------------------------------------------------- TestParseFileFile, TestParseFileTrimSpace
