@@ -14,8 +14,8 @@ Unlike ``Llama(logits_all=True)``, which keeps an ``n_ctx × n_vocab`` array (5 
 and ``llama_get_logits_ith`` reads them back. The context grows to fit the longest sequence.
 The baseline's rows are computed once and kept on disk, so each candidate is one pass.
 
-GGUF helpers: ``gguf_bpw`` (bits per weight from the tensor types) and ``zero_tensors`` (a copy
-with some tensors zeroed: a deliberately broken level, to check that gates bite)::
+GGUF helper: ``zero_tensors`` (a copy with some tensors zeroed: a deliberately broken level, to
+check that gates bite; bits per weight are ``harness.serving.quant.tensor_types(path).bpw``)::
 
     python -c "from harness.analysis.llamacpp_logits import zero_tensors as z; z('m.f16.gguf', 'broken.gguf')"
     harness register tiny:broken --gguf broken.gguf --modelfile modelfiles/qwen2.5-react.Modelfile
@@ -37,7 +37,7 @@ import numpy as np
 from harness.analysis.divergence import Divergence, _new_acc, accumulate, summarize
 from harness.backends.base import BackendError, BackendUnavailable
 
-__all__ = ["BaselineLogits", "GGUFModel", "LlamaCppLogits", "decision_tokens", "gguf_bpw", "zero_tensors"]
+__all__ = ["BaselineLogits", "GGUFModel", "LlamaCppLogits", "decision_tokens", "zero_tensors"]
 
 Messages = list[dict[str, str]]
 
@@ -244,13 +244,6 @@ class BaselineLogits:
 
 
 # ---------------------------------------------------------------------------------- GGUF files
-def gguf_bpw(path: Path) -> float | None:
-    """Bits per weight over all tensors, from their types."""
-    from harness.serving.quant import tensor_types
-
-    return tensor_types(path).bpw
-
-
 def zero_tensors(src: str | Path, dst: str | Path, prefix: str = "blk.0.") -> list[str]:
     """Copy a GGUF with every tensor whose name starts with ``prefix`` zeroed (a deliberately
     broken level, to check that gates bite); returns the zeroed tensor names."""
