@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,31 @@ def llama_servers(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     yield start
     for s in started:
         s.kill()
+
+
+# ---------------------------------------------------------------- tiny training fixtures
+# synthetic-smoke's exported conversations, a 1,024-token BPE trained on them, and a tiny
+# random qwen2 base: what the train-stage tests (sft, merge, DDP) start from.
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from harness.bench.suites import load_suite
+    from train.data import export
+
+    out = tmp_path_factory.mktemp("react")
+    export(load_suite("synthetic-smoke"), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bpe(smoke_data: Path) -> Any:
+    from train.tiny import conversation_texts
+    from train.tokenizer import train_bpe_tokenizer
+
+    return train_bpe_tokenizer(conversation_texts(smoke_data), 1024)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, bpe: Any) -> Path:
+    from train.tiny import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "base", "qwen2", bpe, seed=0)

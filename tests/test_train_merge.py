@@ -20,24 +20,6 @@ def sha(p: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.bench.suites import load_suite
-    from train.data import export
-
-    out = tmp_path_factory.mktemp("react")
-    export(load_suite("synthetic-smoke"), out)
-    return out
-
-
-@pytest.fixture(scope="module")
-def bpe(smoke_data: Path) -> Any:
-    from train.tiny import conversation_texts
-    from train.tokenizer import train_bpe_tokenizer
-
-    return train_bpe_tokenizer(conversation_texts(smoke_data), 1024)
-
-
-@pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, smoke_data: Path, bpe: Any) -> dict[str, Path]:
     """A tiny base, a LoRA adapter (+ trained lm_head) and a full fine-tune, a few steps each."""
     from train.sft import train_sft

@@ -10,62 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tiny_train import step_losses, tiny_recipe
 
-from train.recipe import LORA_TARGETS, Recipe, RecipeError, load_recipe, parse_overrides, recipe_from_dict
+from train.recipe import LORA_TARGETS, RecipeError, load_recipe, parse_overrides, recipe_from_dict
 from train.sft_data import IGNORE, build_examples, collate, encode, load_conversations, pack, record_messages
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-# ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="session")
-def smoke_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.bench.suites import load_suite
-    from train.data import export
-
-    out = tmp_path_factory.mktemp("react")
-    export(load_suite("synthetic-smoke"), out)
-    return out
-
-
-@pytest.fixture(scope="session")
-def bpe(smoke_data: Path) -> Any:
-    from train.tiny import conversation_texts
-    from train.tokenizer import train_bpe_tokenizer
-
-    return train_bpe_tokenizer(conversation_texts(smoke_data), 1024)
-
-
-@pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory, bpe: Any) -> Path:
-    from train.tiny import make_tiny_model
-
-    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "base", "qwen2", bpe, seed=0)
-
-
-def tiny_recipe(data: Path, base: Path, out: Path, **kw: Any) -> Recipe:
-    fields: dict[str, Any] = {
-        "base_model": str(base),
-        "dataset_dir": str(data),
-        "output_dir": str(out),
-        "lora": False,
-        "learning_rate": 3e-3,
-        "warmup_ratio": 0.0,
-        "lr_scheduler": "constant",
-        "cutoff_len": 320,
-        "per_device_batch_size": 2,
-        "gradient_accumulation_steps": 1,
-        "max_steps": 6,
-        "save_steps": 100,
-        "eval_steps": 100,
-        "max_eval_samples": 2,
-        "eval_before": False,
-    }
-    return recipe_from_dict({**fields, **kw})
-
-
-def step_losses(lines: list[str]) -> list[float]:
-    return [float(ln.split("| loss ")[1].split()[0]) for ln in lines if ln.startswith("step ")]
 
 
 # ------------------------------------------------------------------------------ label mask

@@ -203,6 +203,8 @@ def train_sft(
         raise SFTError(
             f"{len(rows)} training rows cannot feed {world} processes; use more data or fewer processes"
         )
+    # with several processes, the micro-batches that do not split evenly over them are left out
+    # of each epoch (DistributedSampler(drop_last=True)): every rank must run the same backwards
     steps_per_epoch = math.ceil((n_micro // world * world) / (ga * world))
     total = math.ceil(r.num_epochs * steps_per_epoch)
     if r.max_steps:
