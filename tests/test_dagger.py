@@ -120,3 +120,107 @@ def test_cli_adds_dagger_records_to_the_train_file(tmp_path) -> None:
     assert manifest["dagger"]["records"] > 0
     assert sum("supervise_from" in r for r in data) == manifest["dagger"]["records"]
     assert manifest["files"]["react_train_sharegpt.json"]["episodes"] == len(data)
+
+
+def _replay_record(suite, rec) -> tuple[list[str], list[str]]:
+    """(history commands, supervised turns) of a record, with the history played in a game."""
+    gpt = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"]
+    k = rec["supervise_from"]
+    return [t for t in gpt[:k] if not t.startswith("think:")], gpt[k:]
+
+
+@pytest.mark.parametrize("suite_name", ["synthetic-smoke", "alfworld-valid-seen"])
+def test_recovery_records_slip_once_then_the_expert_wins(suite_name: str, request) -> None:
+    """Each recovery is the expert's own history up to one slip of its kind: ``skip`` leaves one
+    expert command out, ``detour`` plays another admissible command instead; the supervised
+    turns after it win the game from there, and are the only supervised ones."""
+    from train.dagger import recovery_records
+    from train.sft_data import record_messages
+
+    if suite_name.startswith("alfworld"):
+        request.getfixturevalue("alfworld_root")
+    suite = load_suite(suite_name)
+    entries = {e.id: e for e in suite.games()[:12]}
+    records = recovery_records(suite, seed=3, games=set(entries))
+    assert len(records) >= len(entries) - 2  # a slip that wins or dead-ends is dropped
+    assert {r["source"] for r in records} == {"recovery:skip", "recovery:detour"}
+    for rec in records:
+        entry = entries[rec["game_id"]]
+        expert = [s.text for s in solve(entry.world(), text_format=suite.text_format) if not s.is_thought]
+        history, supervised = _replay_record(suite, rec)
+        *before, slip = history
+        assert before == expert[: len(before)]  # on the expert's path up to the slip
+        if rec["source"] == "recovery:skip":
+            assert slip == expert[len(before) + 1]
+        else:
+            assert slip != expert[len(before)]
+        game = suite.game(entry)
+        game.reset()
+        for c in history:
+            game.step(c)
+        assert not game.won
+        for text in supervised:
+            if not text.startswith("think:"):
+                assert game.step(text).admissible, (rec["game_id"], text)
+        assert game.won
+        msgs = record_messages(rec)
+        trained = [m for m in msgs if m["role"] == "assistant" and m.get("train") is not False]
+        assert len(trained) == len(supervised)
+    again = recovery_records(suite, seed=3, games=set(entries))
+    assert again == records  # deterministic for a seed
+    assert recovery_records(suite, seed=4, games=set(entries)) != records
+
+
+def test_cli_adds_recoveries_to_the_train_file(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from train.data import command
+
+    out = tmp_path / "d"
+    res = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--recoveries", "2"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = json.loads((out / "react_train_sharegpt.json").read_text())
+    rec = manifest["recoveries"]
+    assert rec["per_game"] == 2 and rec["records"] == sum(rec["kinds"].values()) > 0
+    assert rec["records"] <= 2 * len(manifest["train_games"])
+    recovered = [r for r in data if r.get("source", "").startswith("recovery:")]
+    assert len(recovered) == rec["records"] and {r["game_id"] for r in recovered} <= set(
+        manifest["train_games"]
+    )
+    assert f"recoveries: {rec['records']} conversations" in res.output
+
+
+def test_build_data_step_adds_the_recipes_recoveries(tmp_path, monkeypatch) -> None:
+    """``data_recoveries`` in a recipe reaches the build's data step (and its inputs, so a
+    changed value redoes the data)."""
+    import json
+
+    import train.sft
+    from train.build import Builder, BuildPlan
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_a, **_k):
+        raise Stop
+
+    monkeypatch.setattr(train.sft, "train_sft", stop)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"base_model: tiny:qwen2\ndata_suite: synthetic-smoke\ndata_recoveries: 1\n"
+        f"dataset_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'run'}\n"
+    )
+    with pytest.raises(Stop):
+        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert manifest["recoveries"]["records"] > 0
+    first = json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"]
+    recipe.write_text(recipe.read_text().replace("data_recoveries: 1", "data_recoveries: 2"))
+    with pytest.raises(Stop):
+        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
+    state = json.loads((tmp_path / "b" / "build.json").read_text())
+    assert state["steps"]["data"]["inputs"] != first
+    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["recoveries"]["per_game"] == 2

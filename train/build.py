@@ -192,7 +192,7 @@ class Builder:
 
     def _train(self) -> Path:
         from harness.bench.suites import load_suite
-        from train.data import export
+        from train.data import add_recoveries, export
         from train.recipe import load_recipe
 
         p = self.plan
@@ -205,10 +205,16 @@ class Builder:
         self.roots.update(data=data_dir, sft=Path(recipe.output_dir).expanduser())
 
         def do_data() -> list[Path]:
-            export(load_suite(suite), data_dir)
+            s = load_suite(suite)
+            manifest = export(s, data_dir)
+            if recipe.data_recoveries:
+                add_recoveries(s, data_dir, manifest, recipe.data_recoveries)
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
-        data_files = self.run_step("data", {"suite": suite, "dir": str(data_dir)}, do_data)
+        spec = {"suite": suite, "dir": str(data_dir)}
+        if recipe.data_recoveries:  # only then: older builds' data steps stay valid
+            spec["recoveries"] = recipe.data_recoveries
+        data_files = self.run_step("data", spec, do_data)
         data_hash = [_artifact_hash(f) for f in data_files]
 
         def do_sft() -> list[Path]:
@@ -216,7 +222,10 @@ class Builder:
 
             return [Path(train_sft(recipe, log=self.log))]
 
-        (adapter,) = self.run_step("sft", {"recipe": recipe.to_dict(), "data": data_hash}, do_sft)
+        # data_recoveries shapes the data, which data_hash already covers; leaving it out keeps
+        # the sft inputs of builds made before the key existed unchanged
+        trained = {k: v for k, v in recipe.to_dict().items() if k != "data_recoveries"}
+        (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"
 
         def do_merge() -> list[Path]:

@@ -12,22 +12,38 @@ expert's (unsupervised: ``supervise_from`` marks where the supervised turns star
 by the expert's steps from that state through the win (``harness.world.expert.solve_from``,
 observations replayed in the real rules). ``train.sft`` trains only on those expert turns;
 LLaMA-Factory ignores ``supervise_from`` and would train on every turn.
+
+Recoveries (``recovery_records``) give the same kind of conversation without a model: the
+expert's own trajectory is knocked off course once (noise injection, as in DART, Laskey et al.
+2017) and the expert's way back is the supervised part. Two slips, both seen in SmolLM2's lost
+games:
+
+* ``skip``: one command is left out; the thoughts after it are still said and the next command
+  is tried where the agent stands (``think: Now I find a desklamp (1)`` then ``use desklamp 1``
+  without having gone to it: ``Nothing happens.``);
+* ``detour``: one command is replaced by another admissible one (a wrong receptacle, a wrong
+  object picked up).
+
+    harness data --suite alfworld-train --out data/recover --recoveries 1
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 from typing import Any
 
 from harness.agent.protocol import SYSTEM_PROMPT, build_messages, parse_reply
 from harness.bench.suites import Suite
 from harness.bench.traces import EpisodeTrace
-from harness.world.expert import ExpertFailed, solve_from
+from harness.world.expert import ExpertFailed, solve, solve_from
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dagger_records", "play_model"]
+__all__ = ["RECOVERY_KINDS", "dagger_records", "play_model", "recovery_records"]
+
+RECOVERY_KINDS = ("skip", "detour")
 
 
 def _first_command(steps: list) -> str | None:
@@ -67,7 +83,15 @@ def dagger_records(
                 if step.command != _first_command(labels):
                     continuation = [(s.text, s.observation) for s in labels]
                     msgs = build_messages(intro, history + continuation, system=system)
-                    out.append(_record(msgs, trace, supervise_from=len(history)))
+                    out.append(
+                        _record(
+                            msgs,
+                            trace.game_id,
+                            trace.task_type,
+                            supervise_from=len(history),
+                            source=f"dagger:{trace.model}",
+                        )
+                    )
                     found += 1
                     if found >= per_episode:
                         break
@@ -84,7 +108,69 @@ def dagger_records(
     return out
 
 
-def _record(msgs: list[dict[str, str]], trace: EpisodeTrace, supervise_from: int) -> dict[str, Any]:
+def recovery_records(
+    suite: Suite,
+    *,
+    per_game: int = 1,
+    seed: int = 0,
+    system: str | None = SYSTEM_PROMPT,
+    games: set[str] | None = None,
+) -> list[dict[str, Any]]:
+    """``per_game`` ShareGPT records (with ``supervise_from``) for each game the expert solves:
+    its trajectory up to a seeded slip (a kind from ``RECOVERY_KINDS`` at a seeded command),
+    then the expert's steps from the state the slip left (``solve_from``). Deterministic for a
+    seed; a slip that wins the game, or leaves it unwinnable, is not used."""
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    for entry in suite.games():
+        if games is not None and entry.id not in games:
+            continue
+        world = entry.world()
+        try:
+            steps = solve(world, text_format=suite.text_format)
+        except ExpertFailed:
+            continue
+        # a slip at the winning command would leave nothing to recover from after it
+        at = [i for i, s in enumerate(steps) if not s.is_thought][:-1]
+        for _ in range(per_game if at else 0):
+            rec = _slip(suite, entry, steps, rng.choice(at), rng.choice(RECOVERY_KINDS), rng, system)
+            if rec is not None:
+                out.append(rec)
+    return out
+
+
+def _slip(suite: Suite, entry, steps: list, k: int, kind: str, rng: random.Random, system) -> dict | None:
+    """The record for one slip of ``kind`` at expert step ``k`` (a command), or None."""
+    game = suite.game(entry)
+    intro = game.reset()
+    history = [(s.text, s.observation) for s in steps[:k]]
+    commands = [s.text for s in steps[:k] if not s.is_thought]
+    for c in commands:
+        game.step(c)
+    if kind == "skip":
+        nxt = next(j for j in range(k + 1, len(steps)) if not steps[j].is_thought)
+        history += [(s.text, s.observation) for s in steps[k + 1 : nxt]]
+        wrong = steps[nxt].text
+    else:
+        choices = [c for c in game.admissible_commands() if c != steps[k].text]
+        if not choices:
+            return None
+        wrong = rng.choice(choices)
+    history.append((wrong, game.step(wrong).observation))
+    commands.append(wrong)
+    try:
+        labels = solve_from(entry.world(), commands, text_format=suite.text_format)
+    except ExpertFailed:
+        return None
+    if not labels:
+        return None
+    msgs = build_messages(intro, history + [(s.text, s.observation) for s in labels], system=system)
+    return _record(msgs, entry.id, entry.task_type, len(history), f"recovery:{kind}")
+
+
+def _record(
+    msgs: list[dict[str, str]], game_id: str, task_type: str, supervise_from: int, source: str
+) -> dict[str, Any]:
     system = next((m["content"] for m in msgs if m["role"] == "system"), "")
     conv = [
         {"from": "human" if m["role"] == "user" else "gpt", "value": m["content"]}
@@ -95,10 +181,10 @@ def _record(msgs: list[dict[str, str]], trace: EpisodeTrace, supervise_from: int
     return {
         "conversations": conv,
         "system": system,
-        "game_id": trace.game_id,
-        "task_type": trace.task_type,
+        "game_id": game_id,
+        "task_type": task_type,
         "supervise_from": supervise_from,
-        "source": f"dagger:{trace.model}",
+        "source": source,
     }
 
 

@@ -158,23 +158,44 @@ def export(
 def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode: int = 2) -> dict:
     """Play ``model`` (or read a bench run) on the train games and append DAgger records to
     ``react_train_sharegpt.json``; returns the updated manifest (also written)."""
-    from harness._util.atomic import atomic_write_text
     from train.dagger import dagger_records, play_model
 
     train_games = set(manifest["train_games"])
     traces = [t for t in play_model(suite, model, out / "dagger-run") if t.game_id in train_games]
     records = dagger_records(suite, traces, per_episode=per_episode, games=train_games)
-    path = out / "react_train_sharegpt.json"
-    data = json.loads(path.read_text()) + records
-    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
-    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
-    manifest["dagger"] = {
+    info = {
         "model": model,
         "episodes_played": len(traces),
         "won": sum(t.won for t in traces),
         "records": len(records),
         "per_episode": per_episode,
     }
+    return _append_train(out, manifest, records, "dagger", info)
+
+
+def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, seed: int = 0) -> dict:
+    """Append ``per_game`` recovery records per train game (``train.dagger.recovery_records``:
+    the expert knocked off course once, its way back supervised) to ``react_train_sharegpt.json``;
+    returns the updated manifest (also written)."""
+    from collections import Counter
+
+    from train.dagger import recovery_records
+
+    train_games = set(manifest["train_games"])
+    records = recovery_records(suite, per_game=per_game, seed=seed, games=train_games)
+    kinds = Counter(r["source"].split(":", 1)[1] for r in records)
+    info = {"per_game": per_game, "seed": seed, "records": len(records), "kinds": dict(sorted(kinds.items()))}
+    return _append_train(out, manifest, records, "recoveries", info)
+
+
+def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info: dict) -> dict:
+    from harness._util.atomic import atomic_write_text
+
+    path = out / "react_train_sharegpt.json"
+    data = json.loads(path.read_text()) + records
+    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
+    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
+    manifest[key] = info
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
     return manifest
 
@@ -201,6 +222,14 @@ def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode:
     "expert's recoveries from the states it reached (train.dagger).",
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--recoveries",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Also add K recovery conversations per train game: the expert knocked off course once "
+    "(a skipped or a wrong command), its way back supervised (train.dagger).",
+)
 def command(
     suite: str | None,
     out_dir: str,
@@ -210,6 +239,7 @@ def command(
     no_system: bool,
     dagger: str | None,
     dagger_per_episode: int,
+    recoveries: int,
 ) -> None:
     """Write react_{train,test}_{alpaca,sharegpt}.json + dataset_info.json into --out.
 
@@ -242,6 +272,11 @@ def command(
             f"dagger: {dagger} played {d['episodes_played']} games (won {d['won']}); "
             f"{d['records']} recovery conversations added to react_train_sharegpt.json"
         )
+    if recoveries:
+        manifest = add_recoveries(s, Path(out_dir), manifest, recoveries, seed)
+        d = manifest["recoveries"]
+        kinds = ", ".join(f"{v} {k}" for k, v in d["kinds"].items())
+        click.echo(f"recoveries: {d['records']} conversations ({kinds}) added to react_train_sharegpt.json")
     click.echo(
         f"{manifest['episodes']} episodes from {s.name} → {out_dir}: "
         f"{len(manifest['train_games'])} train / {len(manifest['test_games'])} test games"

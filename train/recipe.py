@@ -39,6 +39,9 @@ class Recipe:
     data_suite: str | None = None
     """Suite whose expert trajectories ``harness build`` exports as training data (default:
     the build's ``--data-suite``, synthetic-train)."""
+    data_recoveries: int = 0
+    """Recovery conversations per training game that ``harness build``'s data step adds to the
+    expert's (``harness data --recoveries``: one slip, the expert's way back supervised)."""
     modelfile: str | None = None
     """Modelfile ``harness build`` registers the levels with: a path, or the name of a shipped one
     (``smollm2-react``); default ``qwen2.5-react``."""
