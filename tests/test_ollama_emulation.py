@@ -284,16 +284,68 @@ def test_thinking_is_returned_apart_from_content(
     assert split_thinking(reply, prompt, None) == ("", reply)
 
 
+_STATES = {  # thinking/parser.go thinkingState → ThinkingParser.state
+    "LookingForOpening": "looking",
+    "ThinkingStartedEatingWhitespace": "started",
+    "Thinking": "thinking",
+    "ThinkingDoneEatingWhitespace": "done_eating",
+    "ThinkingDone": "done",
+}
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [  # thinking/parser_test.go TestThinkingStreaming @fb30760, every case: (piece, thinking, content, state)
+        [("  abc", "", "  abc", "ThinkingDone"), ("def", "", "def", "ThinkingDone")],
+        [("  abc <think>def</think> ghi", "", "  abc <think>def</think> ghi", "ThinkingDone")],
+        [("  <th", "", "", "LookingForOpening"), ("in", "", "", "LookingForOpening"), ("k>a", "a", "", "Thinking")],
+        [("<think>abc</th", "abc", "", "Thinking"), ("ink>def", "", "def", "ThinkingDone")],
+        [("<think>abc</th", "abc", "", "Thinking"), ("ing>def", "</thing>def", "", "Thinking"),
+         ("ghi</thi", "ghi", "", "Thinking"), ("nk>jkl", "", "jkl", "ThinkingDone")],
+        [("  <think>abc</think>\n\ndef", "abc", "def", "ThinkingDone")],
+        [("  <think>abc</think>", "abc", "", "ThinkingDoneEatingWhitespace"), ("\n\ndef", "", "def", "ThinkingDone")],
+        [("  <think>abc</think>\n\ndef ", "abc", "def ", "ThinkingDone"), (" ghi", "", " ghi", "ThinkingDone")],
+        [("<think>", "", "", "ThinkingStartedEatingWhitespace"), ("\n", "", "", "ThinkingStartedEatingWhitespace"),
+         ("</think>", "", "", "ThinkingDoneEatingWhitespace"), ("\n\n", "", "", "ThinkingDoneEatingWhitespace"),
+         ("Hi", "", "Hi", "ThinkingDone"), (" there", "", " there", "ThinkingDone")],
+        [("  <think>   \t ", "", "", "ThinkingStartedEatingWhitespace"),
+         ("  these are some ", "these are some ", "", "Thinking"),
+         ("thoughts </think>  ", "thoughts ", "", "ThinkingDoneEatingWhitespace"),
+         ("  more content", "", "more content", "ThinkingDone")],
+    ],
+)  # fmt: skip
+def test_streamed_thinking_splits_piece_by_piece_as_ollamas_parser(steps: list[tuple[str, ...]]) -> None:
+    from harness.backends.ollama_semantics import ThinkingParser
+
+    parser = ThinkingParser("<think>", "</think>")
+    for piece, thinking, content, state in steps:
+        assert parser.add(piece) == (thinking, content), piece
+        assert parser.state == _STATES[state], piece
+
+
+def test_streamed_replies_carry_only_content_and_the_result_keeps_the_thinking() -> None:
+    """A thinking model streamed token by token: the stream yields what Ollama's chunks carry
+    as ``message.content``; the thinking arrives whole in ``last_result.thinking``."""
+    from harness.backends.ollama_semantics import ThinkingStream
+
+    pieces = ["<thi", "nk>", "\n", "I should ", "go", " north.</th", "ink>", "\n\n", "go ", "north"]
+    stream = ThinkingStream("<|im_start|>assistant\n", ("<think>", "</think>"))
+    shown = [c for c in (stream.add(p) for p in pieces) if c]
+    assert shown == ["go ", "north"]
+    assert stream.thinking == "I should go north."
+    plain = ThinkingStream("x", None)
+    assert [plain.add(p) for p in ["<think>", "a"]] == ["<think>", "a"] and plain.thinking == ""
+
+
 def test_a_thinking_template_gives_the_builder_its_tags() -> None:
-    from harness.backends.base import ChatResult
-    from harness.backends.ollama_semantics import apply_thinking
+    from harness.backends.ollama_semantics import thinking_stream
 
     tmpl = ('{{ range .Messages }}<|im_start|>{{ .Role }}\n{{ if .Thinking }}<think>{{ .Thinking }}</think>'
             '{{ end }}{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n')  # fmt: skip
     b = PromptBuilder(Modelfile(from_="x", template=tmpl))
     assert b.thinking_tags() == ("<think>", "</think>")
-    r = apply_thinking(ChatResult(text="<think>hmm</think> go north"), b, [{"role": "user", "content": "hi"}])
-    assert (r.thinking, r.text) == ("hmm", "go north")
+    split = thinking_stream(b, [{"role": "user", "content": "hi"}])
+    assert (split.add("<think>hmm</think> go north"), split.thinking) == ("go north", "hmm")
     assert PromptBuilder(Modelfile(from_="x", template=GO_NO_TOOLS)).thinking_tags() is None
     assert PromptBuilder(Modelfile(from_="x", template=GO_NO_TOOLS), "{% if x %}<think></think>{% endif %}{{ y }}"
                          ).thinking_tags() == ("<think>", "</think>")  # fmt: skip

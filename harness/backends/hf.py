@@ -39,11 +39,12 @@ import numpy as np
 from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, EpisodeContext, ModelNotFound
 from harness.backends.ollama_semantics import (
     StreamingChat,
-    apply_thinking,
+    ThinkingStream,
     find_stop,
     fit_prompt,
     layer_options,
     partial_stop,
+    thinking_stream,
 )
 from harness.backends.registry import register_backend
 from harness.errors import UsageError
@@ -229,9 +230,13 @@ class HFBackend(StreamingChat):
                                                  tok.bos_token or "", tok.eos_token or "")  # fmt: skip
         return self._prompt_builder
 
+    def _modelfile_prompt(self) -> bool:
+        """The prompt is the Modelfile's, as Ollama builds it (else the tokenizer's chat template)."""
+        return self.modelfile is not None and self.template == "modelfile"
+
     def render_prompt(self, messages: Messages) -> str:
         """The Modelfile prompt (as Ollama builds it), or the chat template's (``template="tokenizer"``)."""
-        if self.modelfile is not None and self.template == "modelfile":
+        if self._modelfile_prompt():
             return self._builder().prompt(messages)
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
@@ -262,13 +267,21 @@ class HFBackend(StreamingChat):
         self.n_ctx = int(opts["num_ctx"])
         tokens, truncated = self._prompt_tokens(messages, int(opts["num_keep"]))
         out: list[str] = []
+        # content streams and thinking is kept apart, where the Modelfile's template makes the prompt
+        split = (
+            thinking_stream(self._builder(), messages)
+            if self._modelfile_prompt()
+            else ThinkingStream("", None)
+        )
         with torch.inference_mode():
             logits, evaluated = self._eval_prompt(tokens)
             t_prompt = time.perf_counter()
             gen = self._generate(logits, tokens, opts, t0 + options.timeout_s)
             try:
                 while True:
-                    text = next(gen)
+                    text = split.add(next(gen))
+                    if not text:
+                        continue
                     out.append(text)
                     yield text
             except StopIteration as stop:
@@ -278,16 +291,14 @@ class HFBackend(StreamingChat):
                     _crop(self._cache, len(self._cached))
         t_end = time.perf_counter()
         self.last_result = ChatResult(
-            text="".join(out), done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,
-            eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
+            text="".join(out), thinking=split.thinking, done_reason=reason, prompt_tokens=len(tokens),
+            prompt_eval_count=evaluated, eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
             total_duration_s=t_end - t0, truncated=truncated,
         )  # fmt: skip
-        if self.modelfile is not None and self.template == "modelfile":
-            apply_thinking(self.last_result, self._builder(), messages)
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""
-        if self.modelfile is not None and self.template == "modelfile":
+        if self._modelfile_prompt():
             b = self._builder()
             return fit_prompt(b.messages(messages), b.render, self.tokenize, self.n_ctx, num_keep,
                               count=lambda t: len(self.tokenizer.encode(t, add_special_tokens=False)))  # fmt: skip

@@ -41,9 +41,9 @@ from harness.backends.base import BackendError, BackendUnavailable, ChatOptions,
 from harness.backends.ollama_semantics import (
     OLLAMA_DEFAULTS,
     StreamingChat,
-    apply_thinking,
     fit_prompt,
     layer_options,
+    thinking_stream,
 )
 from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import partial_stop as _partial_stop
@@ -197,23 +197,24 @@ class LlamaCppBackend(StreamingChat):
         evaluated, done = self._eval_prompt(tokens, deadline)
         t_prompt = time.perf_counter()
         out: list[str] = []
+        split = thinking_stream(self.prompt_builder, messages)  # content streams; thinking is kept
         reason, n_gen = "timeout", 0
         if done:
             gen = self._generate(opts, deadline, tokens)
             try:
                 while True:
-                    text = next(gen)
-                    out.append(text)
-                    yield text
+                    text = split.add(next(gen))
+                    if text:
+                        out.append(text)
+                        yield text
             except StopIteration as stop:
                 reason, n_gen = stop.value
         t_end = time.perf_counter()
         self.last_result = ChatResult(
-            text="".join(out), done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,
+            text="".join(out), thinking=split.thinking, done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,
             eval_count=n_gen, prompt_eval_duration_s=t_prompt - t0, eval_duration_s=t_end - t_prompt,
             total_duration_s=t_end - t0, truncated=truncated,
         )  # fmt: skip
-        apply_thinking(self.last_result, self.prompt_builder, messages)
 
     def _prompt_tokens(self, messages: Messages, num_keep: int) -> tuple[list[int], bool]:
         """Tokens of the prompt, cut to fit the context like Ollama; (tokens, truncated)."""

@@ -71,34 +71,103 @@ def fit_prompt(
     return tokens, truncated
 
 
-def split_thinking(text: str, prompt: str, tags: tuple[str, str] | None) -> tuple[str, str]:
-    """(thinking, content) of a whole reply, as thinking/parser.go ``Parser`` splits it in Ollama's
-    chat handler (``message.thinking`` apart from ``message.content``): a reply that starts (after
-    whitespace) with the opening tag thinks until the closing tag; whitespace after either tag is
-    dropped; a prompt that ends with the opening tag counts it as already seen."""
+class ThinkingParser:
+    """thinking/parser.go ``Parser``, as Ollama's chat handler (server/routes.go ``ChatHandler``)
+    runs it over the streamed reply: :meth:`add` takes the next piece of raw text and returns
+    the (thinking, content) that are already unambiguous. A reply that starts (after whitespace)
+    with the opening tag thinks until the closing tag; whitespace after either tag is dropped;
+    a possible partial tag is held back until the next piece settles it."""
+
+    def __init__(self, opening: str, closing: str) -> None:
+        self.opening, self.closing = opening, closing
+        self.state = "looking"  # looking → (started) → thinking → (done_eating) → done
+        self.acc = ""
+
+    def add(self, content: str) -> tuple[str, str]:
+        self.acc += content
+        thinking, text, more = [], [], True
+        while more:  # several states can pass in one piece (parser.go AddContent)
+            t, c, more = self._eat()
+            thinking.append(t)
+            text.append(c)
+        return "".join(thinking), "".join(text)
+
+    def _eat(self) -> tuple[str, str, bool]:
+        acc, opening, closing = self.acc, self.opening, self.closing
+        if self.state == "looking":
+            trimmed = acc.lstrip()
+            if trimmed.startswith(opening):
+                self.acc = trimmed.split(opening, 1)[1].lstrip()
+                self.state = "thinking" if self.acc else "started"
+                return "", "", True
+            if opening.startswith(trimmed):  # a partial opening tag, or whitespace only
+                return "", "", False
+            self.state, self.acc = "done", ""  # no thinking: the content keeps its whitespace
+            return "", acc, False
+        if self.state == "started":
+            self.acc = acc.lstrip()
+            if not self.acc:
+                return "", "", False
+            self.state = "thinking"
+            return "", "", True
+        if self.state == "thinking":
+            if closing in acc:
+                thinking, rest = acc.split(closing, 1)
+                rest = rest.lstrip()
+                self.state, self.acc = ("done" if rest else "done_eating"), ""
+                return thinking, rest, False
+            n = next((i for i in range(min(len(closing), len(acc)), 0, -1) if acc.endswith(closing[:i])), 0)
+            self.acc = acc[len(acc) - n :]
+            return acc[: len(acc) - n], "", False
+        self.acc = ""
+        if self.state == "done_eating":
+            acc = acc.lstrip()
+            if acc:
+                self.state = "done"
+        return "", acc, False
+
+
+def thinking_parser(prompt: str, tags: tuple[str, str] | None) -> ThinkingParser | None:
+    """The parser for a reply to ``prompt`` when the model thinks (``tags`` not None): a prompt
+    that ends with the opening tag counts it as already seen (routes.go ChatHandler)."""
     if tags is None:
-        return "", text
-    opening, closing = tags
-    if prompt.strip().endswith(opening):
-        text = opening + text
-    trimmed = text.lstrip()
-    if not trimmed.startswith(opening):
-        return ("", "") if opening.startswith(trimmed) else ("", text)
-    after = trimmed[len(opening) :].lstrip()
-    thinking, sep, rest = after.partition(closing)
-    if not sep:  # still thinking when the reply ended (a partial closing tag stays buffered)
-        n = next((i for i in range(min(len(closing), len(after)), 0, -1) if after.endswith(closing[:i])), 0)
-        return after[: len(after) - n], ""
-    return thinking, rest.lstrip()
+        return None
+    parser = ThinkingParser(*tags)
+    if prompt.strip().endswith(tags[0]):
+        parser.add(tags[0])
+    return parser
 
 
-def apply_thinking(result: ChatResult, builder: Any, messages: Messages) -> ChatResult:
-    """Move the thinking of ``result.text`` to ``result.thinking`` when the model thinks
-    (``builder``: the :class:`~harness.serving.prompt.PromptBuilder` that made the prompt)."""
+class ThinkingStream:
+    """A streamed reply split as Ollama's chat handler splits its chunks: :meth:`add` takes the
+    next generated piece and returns the content to show now (``message.content`` of the
+    chunk); ``thinking`` gathers ``message.thinking``. Without tags everything is content."""
+
+    def __init__(self, prompt: str, tags: tuple[str, str] | None) -> None:
+        self.parser = thinking_parser(prompt, tags)
+        self.thinking = ""
+
+    def add(self, piece: str) -> str:
+        if self.parser is None:
+            return piece
+        thinking, content = self.parser.add(piece)
+        self.thinking += thinking
+        return content
+
+
+def split_thinking(text: str, prompt: str, tags: tuple[str, str] | None) -> tuple[str, str]:
+    """(thinking, content) of a whole reply (``message.thinking`` apart from ``message.content``):
+    :class:`ThinkingParser` fed the reply in one piece."""
+    parser = thinking_parser(prompt, tags)
+    return ("", text) if parser is None else parser.add(text)
+
+
+def thinking_stream(builder: Any, messages: Messages) -> ThinkingStream:
+    """The :class:`ThinkingStream` for a reply to ``messages`` (``builder``: the
+    :class:`~harness.serving.prompt.PromptBuilder` that made the prompt); the prompt is only
+    rendered again when the model thinks."""
     tags = builder.thinking_tags()
-    if tags is not None:
-        result.thinking, result.text = split_thinking(result.text, builder.prompt(messages), tags)
-    return result
+    return ThinkingStream(builder.prompt(messages) if tags else "", tags)
 
 
 def find_stop(text: str, stops: list[str]) -> int | None:
