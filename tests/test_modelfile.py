@@ -225,6 +225,25 @@ def test_deprecated_parameters_are_ignored_with_a_warning() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [  # golang.org/x/mod/semver IsValid, after parser.go adds the "v"
+        ("0.14.0", True), ("v0.14.0", True), ("1", True), ("1.2", True), ("1.2.3-rc.1", True),
+        ("1.2.3-rc-1+build.5", True), ("1.2.3+meta", True), ("1.2.3-0", True), ("1.2.3-x.07a", True),
+        ("01.2.3", False), ("1.02", False), ("1.2.3-rc.01", False), ("1.2-rc1", False), ("1-rc1", False),
+        ("1.2.3-", False), ("1.2.3-a..b", False), ("1.2.3+", False), ("1.2.3.4", False), ("vv1.2.3", False),
+        ("1.2.3-rc_1", False), ("soon", False), ("", False),
+    ],
+)  # fmt: skip
+def test_requires_follows_go_semver(version: str, ok: bool) -> None:
+    text = f"FROM foo\nREQUIRES {version}\n"
+    if ok:
+        assert parse(text).requires == (version[1:] if version.startswith("v") else version)
+    else:
+        with pytest.raises(ModelfileError, match="REQUIRES"):
+            parse(text)
+
+
 def test_requires_is_a_version() -> None:
     assert parse("FROM foo\nREQUIRES v0.14.0\n").requires == "0.14.0"
     with pytest.raises(ModelfileError, match="REQUIRES must be a version"):

@@ -66,7 +66,15 @@ _BOOLS = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": T
           "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}  # fmt: skip
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
-_SEMVER = re.compile(r"v?(\d+)(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+# golang.org/x/mod/semver ``IsValid``, which parser/parser.go applies to REQUIRES after adding
+# a "v": vMAJOR[.MINOR[.PATCH[-PRERELEASE][+BUILD]]] (a prerelease or build only after all three
+# numbers), numbers without leading zeros, dot-separated identifiers of [0-9A-Za-z-], none
+# empty, and no numeric prerelease identifier with a leading zero.
+_NUM = r"(?:0|[1-9][0-9]*)"
+_PRE_ID = r"(?:[0-9A-Za-z-]*[A-Za-z-][0-9A-Za-z-]*|0|[1-9][0-9]*)"
+_SEMVER = re.compile(
+    rf"v{_NUM}(?:\.{_NUM}(?:\.{_NUM}(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?)?"
+)
 
 
 class ModelfileError(HarnessError, ValueError):
@@ -199,7 +207,7 @@ def parse(text: str, *, source: str | None = None) -> Modelfile:
         elif name == "license":
             mf.licenses.append(args)
         elif name == "requires":
-            if not _SEMVER.fullmatch(args):
+            if not _SEMVER.fullmatch(args if args.startswith("v") else "v" + args):
                 raise ModelfileError(
                     f'REQUIRES must be a version such as 0.14.0, got "{args}"', cmd.line, source
                 )
