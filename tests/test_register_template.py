@@ -79,6 +79,10 @@ def test_a_converted_gguf_gets_the_template_as_its_chat_template(tmp_path: Path)
     assert "rewritten from the TEMPLATE" in result.template
     assert read_gguf_info(tmp_path / "q.gguf").chat_template == TOOLS_JINJA  # the source is untouched
     assert not list((tmp_path.parent).glob("**/tmp/q.gguf"))
+    # the manifest names the user's file, not the deleted temporary copy; a rerun is unchanged
+    assert catalog.get_local("qwen-react").source == str((tmp_path / "q.gguf").resolve())
+    again = catalog.register("qwen-react", tmp_path / "q.gguf", mf, backend="local")
+    assert again.status == "unchanged"
 
 
 def test_a_foreign_gguf_is_kept_and_the_output_says_which_template_wins(tmp_path: Path) -> None:

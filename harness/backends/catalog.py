@@ -95,7 +95,7 @@ def register(
             sha = sha256_file(src)
             ol.register_gguf(name, src, mf, sha256=sha, quantize=quantize, host=host, progress=progress)
             return RegisterResult(name, "ollama", "created", sha, plan.note)
-        manifest, status = register_local(name, src, modelfile, quantize=quantize)
+        manifest, status = register_local(name, src, modelfile, quantize=quantize, source=gguf)
     return RegisterResult(name, "local", status, manifest.sha256, plan.note)
 
 

@@ -210,9 +210,16 @@ def _place_blob(src: Path, sha: str) -> Path:
 
 
 def register_local(
-    name: str, gguf: str | Path, modelfile: Modelfile | None = None, *, quantize: str | None = None
+    name: str,
+    gguf: str | Path,
+    modelfile: Modelfile | None = None,
+    *,
+    quantize: str | None = None,
+    source: str | Path | None = None,
 ) -> tuple[LocalModel, str]:
-    """Put ``gguf`` + ``modelfile`` into the local store as ``name``.
+    """Put ``gguf`` + ``modelfile`` into the local store as ``name``. ``source``: the file the
+    user named, recorded as the manifest's source when ``gguf`` is a temporary rewritten copy of
+    it (a chat template written in; ``source_sha256`` stays the sha256 of the bytes stored).
 
     Returns (manifest, status) with status ``created``, ``unchanged`` or ``replaced``.
     """
@@ -244,7 +251,8 @@ def register_local(
     st = blob.stat()
     manifest = LocalModel(
         name=name, sha256=sha, size=st.st_size, modelfile=stored.to_text(), gguf=str(blob),
-        quantization=info.quantization, architecture=info.architecture, source=str(src),
+        quantization=info.quantization, architecture=info.architecture,
+        source=str(Path(source).resolve() if source is not None else src),
         source_sha256=source_sha, quantize=quantize, mtime_ns=st.st_mtime_ns,
     )  # fmt: skip
     atomic_write_text(_manifest_path(name), json.dumps(asdict(manifest), indent=2) + "\n")
