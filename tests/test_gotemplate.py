@@ -444,3 +444,12 @@ def test_error_types() -> None:
         parse("{{ if }}")
     with pytest.raises(ValueError):
         render("{{ .Prompt }}", [{"content": "no role"}])
+
+
+def test_a_tool_without_type_has_an_empty_type_as_in_go() -> None:
+    """api.Tool's Type is a plain string field: a request tool without "type" reaches the
+    template as "" (no "function" default), and marshals as such."""
+    tools = [{"function": {"name": "f", "parameters": {"type": "object"}}}]
+    out = render("{{ range .Messages }}{{ end }}{{ range .Tools }}[{{ .Type }}]{{ json . }}{{ end }}",
+                 [("user", "x")], tools=tools)  # fmt: skip
+    assert out.startswith('[]{"type":"","function":{"name":"f"')

@@ -239,7 +239,7 @@ def _tool(t: Mapping[str, Any]) -> Struct:
     function = Struct("template.templateToolFunction", {"Name": fn.get("name", ""),
                       "Description": fn.get("description", ""), "Parameters": parameters},
                       {"Name": "name", "Description": "description", "Parameters": "parameters"})  # fmt: skip
-    return JSONStruct("template.templateTool", {"Type": t.get("type", "function"), "Items": t.get("items"),
+    return JSONStruct("template.templateTool", {"Type": t.get("type", ""), "Items": t.get("items"),
                       "Function": function}, {"Type": "type", "Items": "items,omitempty", "Function": "function"})  # fmt: skip
 
 
