@@ -340,3 +340,56 @@ def test_gguf_stages_render_with_the_code_of_harness_prompt(tmp_path: Path) -> N
     h.stage, h.mf, h._builder = Stage("f16", "gguf", str(gguf), modelfile=mf), mf, None
     msgs = [{"role": "user", "content": "hi"}]
     assert h.render(msgs) == explain(mf, str(gguf), msgs)["prompt"] == "[system] sys\n[user] hi\n[assistant] "
+
+
+def test_ollama_stage_episodes_spread_over_a_pool(pipe: dict[str, Path], tmp_path: Path) -> None:
+    """``--host`` repeated: the first host serves the Ollama stage's checks, and its episodes
+    are spread over every host, each game played once, the trace naming the host."""
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Response
+
+    from harness.bench.pool import HostSpec
+    from harness.bench.traces import read_traces
+    from harness.diagnose.run import diagnose, gguf_metadata
+    from harness.serving.modelfile import load
+
+    eos = gguf_metadata(pipe["f16"])["tokenizer.ggml.eos_token_id"]
+    meta = {"general.architecture": "qwen2", "tokenizer.ggml.eos_token_id": eos}
+    mf = load(pipe["root"] / "nostop.Modelfile")
+    done = {"model": "m", "created_at": "2025-01-01T00:00:00Z", "message": {"role": "assistant", "content": ""},
+            "done": True, "done_reason": "stop", "prompt_eval_count": 3, "eval_count": 1}  # fmt: skip
+
+    def chat(request: Any) -> Response:
+        body = json.loads(request.data)
+        if body.get("_debug_render_only"):
+            out = {**done, "_debug_info": {"rendered_template": mf.prompt(body["messages"])}}
+            return Response(json.dumps(out), content_type="application/json")
+        reply = {**done, "message": {"role": "assistant", "content": "look"}}
+        return Response(json.dumps(reply) + "\n", content_type="application/x-ndjson")
+
+    servers = [HTTPServer(host="127.0.0.1", port=0) for _ in range(2)]
+    try:
+        for s in servers:
+            s.start()
+            s.expect_request("/api/show", method="POST").respond_with_json(
+                {"parameters": 'stop "<|im_start|>"\nstop "<|im_end|>"', "template": "", "model_info": meta}
+            )
+            s.expect_request("/api/version").respond_with_json({"version": "0.33.0"})
+            s.expect_request("/api/tags").respond_with_json(
+                {"models": [{"name": "tiny:f16", "model": "tiny:f16"}]}
+            )
+            s.expect_request("/api/chat", method="POST").respond_with_handler(chat)
+        urls = [s.url_for("/").rstrip("/") for s in servers]
+        cfg = DiagnoseConfig(conversations=1, agreement_turns=0, episodes=4, max_steps=2, host=urls[0],
+                             hosts=[HostSpec(u, 1, "ollama") for u in urls], out_dir=tmp_path / "d")  # fmt: skip
+        stages = [parse_stage(f"gguf={pipe['f16']}"), parse_stage("ollama=tiny:f16")]
+        report = diagnose("tiny", stages, cfg)
+        assert report["stages"][1]["episodes"]["episodes"] == 4
+        traces = read_traces(tmp_path / "d" / "episodes" / "ollama-tiny-f16" / "traces.jsonl")
+        assert len({t.game_id for t in traces}) == len(traces) == 4
+        assert {t.host for t in traces} == set(urls)
+    finally:
+        for s in servers:
+            s.clear()
+            if s.is_running():
+                s.stop()

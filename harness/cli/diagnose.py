@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from harness.cli._hosts import host_options
+
 
 @click.command()
 @click.argument("name")
@@ -56,7 +58,7 @@ import click
     type=click.FloatRange(0, 1),
     help="Also flag a stage whose episode success drops by more than this vs its parent.",
 )
-@click.option("--host", help="Ollama server (default OLLAMA_HOST or http://127.0.0.1:11434).")
+@host_options
 @click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), help="Report folder (default runs/diagnose-NAME)."
 )
@@ -75,7 +77,10 @@ def diagnose(
     kld_float: float,
     kld_quant: float,
     max_success_drop: float | None,
-    host: str | None,
+    hosts: tuple[str, ...],
+    hosts_file: str | None,
+    openai_mode: str,
+    retries: int,
     out_dir: str | None,
     gate: bool,
 ) -> None:
@@ -92,18 +97,23 @@ def diagnose(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from harness.cli._hosts import host_specs
     from harness.diagnose.run import DiagnoseConfig, order_stages, parse_stage, stages_from_build
     from harness.diagnose.run import diagnose as run
     from harness.serving.modelfile import load
 
     console = Console(stderr=True)
+    specs = host_specs(hosts, hosts_file)
+    # the first host serves the Ollama stages' checks; with several, their episodes use them all
+    host = specs[0].url if specs else None
     mf = load(modelfile) if modelfile else None
     bdir = Path(build_dir or f"builds/{name}")
     stages = stages_from_build(bdir, host) if (bdir / "build.json").exists() or not stage_specs else []
     stages += [parse_stage(s, mf) for s in stage_specs]
     cfg = DiagnoseConfig(
         suite=suite, conversations=conversations, agreement_turns=agreement_turns, episodes=episodes,
-        max_steps=max_steps, num_predict=num_predict, host=host, out_dir=Path(out_dir or f"runs/diagnose-{name}"),
+        max_steps=max_steps, num_predict=num_predict, host=host, hosts=specs if len(specs) > 1 else [],
+        openai_mode=openai_mode, retries=retries, out_dir=Path(out_dir or f"runs/diagnose-{name}"),
     )  # fmt: skip
     thresholds = {"kld_float": kld_float, "kld_quant": kld_quant, "max_success_drop": max_success_drop}
     ordered = order_stages(stages)

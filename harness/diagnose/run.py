@@ -86,11 +86,16 @@ def _measure(
         from harness.bench.scoring import compute
 
         run = RunConfig(suite=ctx["suite"].name, model=st.label, backend=st.kind, max_steps=cfg.max_steps,
-                        limit=cfg.episodes, options=options)  # fmt: skip
+                        limit=cfg.episodes, options=options, retries=cfg.retries)  # fmt: skip
         folder = ctx["out"] / "episodes" / slug(st.label)
         shutil.rmtree(folder, ignore_errors=True)  # a fresh run: the stage's weights may have changed
+        pool = None
+        if st.kind == "ollama" and cfg.hosts:  # a served stage: its games spread over the pool
+            from harness.bench.pool import make_pool
+
+            run.backend, pool = make_pool(st.path, "ollama", cfg.hosts, 1, cfg.openai_mode)
         be = h.backend()
-        m["episodes"] = compute(run_suite(ctx["suite"], lambda: be, run, folder)).to_dict()
+        m["episodes"] = compute(run_suite(ctx["suite"], lambda: be, run, folder, pool=pool)).to_dict()
     return m
 
 

@@ -55,6 +55,11 @@ class DiagnoseConfig:
     max_steps: int = 15
     num_predict: int = 48
     host: str | None = None
+    """The Ollama server of ``ollama`` stages (their render, stop and agreement checks)."""
+    hosts: list[Any] = field(default_factory=list)
+    """A pool (:class:`harness.bench.pool.HostSpec`) that plays the episodes of ``ollama`` stages."""
+    openai_mode: str = "chat"
+    retries: int = 3
     out_dir: Path | None = None
 
 
