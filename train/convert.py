@@ -19,7 +19,6 @@ embeddings are tied); llama's q/k rows are permuted for llama.cpp's rope layout 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import click
 import numpy as np
 
 from harness._util.atomic import sha256_file, temp_beside
-from harness.errors import HarnessError
+from harness._util.cli import run_command
 from harness.serving.gguf_info import CONVERTER_KEY
 
 # reading the checkpoint lives in train.gguf_tensors; its names stay importable from here
@@ -246,29 +245,6 @@ class _progress:
 # ----------------------------------------------------------------------------- CLI
 
 
-def run_cli(command: click.Command, argv: list[str] | None, prog: str) -> None:
-    """Run a click command the harness way: HarnessError → one line on stderr, Ctrl-C → 130."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or bool(os.environ.get("HARNESS_DEBUG"))
-    try:
-        command.main(args=args, prog_name=prog, standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except HarnessError as e:
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option(
@@ -284,7 +260,7 @@ def command(model_dir: Path, out: Path, outtype: str, name: str | None, debug: b
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_cli(command, argv, "python -m train.convert")
+    run_command(command, argv, "python -m train.convert")
 
 
 if __name__ == "__main__":

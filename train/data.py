@@ -289,9 +289,9 @@ def command(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from train.convert import run_cli
+    from harness._util.cli import run_command
 
-    run_cli(command, argv, "python -m train.data")
+    run_command(command, argv, "python -m train.data")
 
 
 if __name__ == "__main__":

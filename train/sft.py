@@ -18,21 +18,21 @@ Next stage: ``python -m train.merge --adapter <output_dir>/adapter --out models/
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
 import platform
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
+
 from harness._util.atomic import atomic_dir, atomic_write_text, sha256_file
-from harness._util.cli import one_line_errors
+from harness._util.cli import run_command
 from train.recipe import Recipe, load_recipe, parse_overrides, recipe_from_dict
 from train.sft_data import (
     IGNORE,
@@ -367,25 +367,28 @@ def train_sft(
     return final
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m train.sft", description=__doc__.split("\n\n")[0])
-    p.add_argument("--recipe", required=True, help="YAML recipe, e.g. train/configs/tiny-cpu.yaml")
-    p.add_argument("--resume", dest="resume", action="store_const", const="auto", help="resume (the default)")
-    p.add_argument(
-        "--no-resume", dest="resume", action="store_const", const=False, help="refuse old checkpoints"
-    )
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    a = p.parse_args(argv)
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--recipe", required=True, help="YAML recipe, e.g. train/configs/tiny-cpu.yaml")
+@click.option(
+    "--resume/--no-resume",
+    default=None,
+    help="resume from the last checkpoint (the default), or refuse old checkpoints",
+)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def command(recipe: str, resume: bool | None, sets: tuple[str, ...], debug: bool) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    try:
-        with one_line_errors(a.debug):
-            train_sft(a.recipe, resume=a.resume, overrides=parse_overrides(a.set))
-    except KeyboardInterrupt:
-        print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
-        sys.exit(130)
+    train_sft(recipe, resume=None if resume is None else "auto" if resume else False,
+              overrides=parse_overrides(list(sets)))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(
+        command, argv, "python -m train.sft",
+        interrupted="interrupted; rerun the same command to resume from the last checkpoint",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

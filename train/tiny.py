@@ -15,14 +15,15 @@ renamed when complete.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness._util.cli import one_line_errors
+import click
+
+from harness._util.cli import run_command
 from harness.errors import HarnessError, UsageError
 
 ARCHS = ("qwen2", "llama")
@@ -222,44 +223,50 @@ def make_tiny_model(
     return atomic_dir(out, fill)
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m train.tiny", description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", choices=ARCHS, default="qwen2")
-    p.add_argument("--tokenizer", default="qwen2.5", help="qwen2.5 | bpe[:<vocab>] | a tokenizer folder")
-    p.add_argument("--data", help="dataset folder (react_train_sharegpt.json) to train a bpe tokenizer on")
-    p.add_argument("--out", required=True, help="checkpoint folder to write")
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--kv-heads", type=int, default=2)
-    p.add_argument("--intermediate", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tie-word-embeddings", action="store_true")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    a = p.parse_args(argv)
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--arch", type=click.Choice(ARCHS), default="qwen2")
+@click.option("--tokenizer", default="qwen2.5", help="qwen2.5 | bpe[:<vocab>] | a tokenizer folder")
+@click.option(
+    "--data", default=None, help="dataset folder (react_train_sharegpt.json) to train a bpe tokenizer on"
+)
+@click.option("--out", required=True, help="checkpoint folder to write")
+@click.option("--hidden-size", type=int, default=256)
+@click.option("--layers", type=int, default=2)
+@click.option("--heads", type=int, default=4)
+@click.option("--kv-heads", type=int, default=2)
+@click.option("--intermediate", type=int, default=512)
+@click.option("--seed", type=int, default=0)
+@click.option("--tie-word-embeddings", is_flag=True)
+@click.option("--force", is_flag=True, help="replace --out if it exists")
+@click.option("--debug", is_flag=True, help="show tracebacks")
+def command(
+    arch: str,
+    tokenizer: str,
+    data: str | None,
+    out: str,
+    hidden_size: int,
+    layers: int,
+    heads: int,
+    kv_heads: int,
+    intermediate: int,
+    seed: int,
+    tie_word_embeddings: bool,
+    force: bool,
+    debug: bool,
+) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    with one_line_errors(a.debug):
-        texts = conversation_texts(a.data) if a.data else None
-        if a.data and not a.tokenizer.startswith("bpe"):
-            raise UsageError("--data only applies to --tokenizer bpe[:<vocab>]")
-        out = make_tiny_model(
-            a.out,
-            a.arch,
-            a.tokenizer,
-            a.hidden_size,
-            a.layers,
-            a.heads,
-            a.kv_heads,
-            a.intermediate,
-            a.seed,
-            a.tie_word_embeddings,
-            texts=texts,
-            overwrite=a.force,
-        )
-    print(f"wrote {out}")
+    texts = conversation_texts(data) if data else None
+    if data and not tokenizer.startswith("bpe"):
+        raise UsageError("--data only applies to --tokenizer bpe[:<vocab>]")
+    path = make_tiny_model(out, arch, tokenizer, hidden_size, layers, heads, kv_heads, intermediate, seed,
+                           tie_word_embeddings, texts=texts, overwrite=force)  # fmt: skip
+    click.echo(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_command(command, argv, "python -m train.tiny")
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ when it runs, so ``harness --help`` stays instant."""
 from __future__ import annotations
 
 import importlib
-import logging
 import os
-import sys
-import traceback
 
 import click
+
+from harness._util.cli import console_logging as console_logging
+from harness._util.cli import run_command
 
 # name -> (module, attribute, one-line help shown by ``harness --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -74,104 +74,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     console_logging(debug)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """A StreamHandler on whatever ``sys.stderr`` is when it emits (click's test runner and
-    rich swap it), not on the one it was created with."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> object:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value: object) -> None:
-        pass
-
-
-class _LineFormatter(logging.Formatter):
-    """``message`` for INFO, ``warning: message`` above it (the CLI's one-line style)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return text if record.levelno <= logging.INFO else f"{record.levelname.lower()}: {text}"
-
-
-def console_logging(debug: bool = False, quiet: bool = False) -> None:
-    """The CLI owns the console: library code under ``harness`` and ``train`` logs, and this
-    shows INFO and up on stderr (DEBUG with ``--debug``, WARNING only when ``quiet``)."""
-    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    for name in ("harness", "train"):
-        logger = logging.getLogger(name)
-        logger.setLevel(level)
-        if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-            handler = _StderrHandler()
-            handler.setFormatter(_LineFormatter("%(message)s"))
-            logger.addHandler(handler)
-
-
-def _os_error_line(e: OSError) -> str:
-    """One line for an OSError that reached the top: what failed, on which path."""
-    import errno
-
-    path = e.filename if e.filename is not None else ""
-    fix = {
-        errno.EACCES: "check its permissions, or choose another place (--out, HARNESS_HOME)",
-        errno.EPERM: "check its permissions, or choose another place (--out, HARNESS_HOME)",
-        errno.EROFS: "the file system is read-only; choose another place (--out, HARNESS_HOME)",
-        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
-        errno.EISDIR: "it is a folder; give a file",
-        errno.ENAMETOOLONG: "the name is too long for the file system; use a shorter one",
-        errno.ENOSPC: "the disk is full; free some space and rerun (finished work is kept)",
-        errno.ENOENT: "no such file or folder",
-    }.get(e.errno or 0, "")
-    where = f"{path}: " if path else ""
-    return f"{where}{e.strerror or e}" + (f"; {fix}" if fix else "")
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: HarnessError → one line on stderr; Ctrl-C → exit 130, SIGTERM → 143;
-    an OSError or undecodable text that no command caught → one line naming the path."""
-    from harness._util.signals import install_sigterm
-    from harness.errors import HarnessError, Terminated
-
-    previous = install_sigterm()
-    try:
-        cli.main(args=argv, prog_name="harness", standalone_mode=False)
-    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (and so SIGTERM) into Abort
-        if isinstance(e.__cause__, Terminated):
-            click.echo("Terminated.", err=True)
-            sys.exit(143)
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except Terminated:
-        click.echo("Terminated.", err=True)
-        sys.exit(143)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except HarnessError as e:
-        if os.environ.get("HARNESS_DEBUG"):
-            traceback.print_exc()
-        click.echo(f"error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except OSError as e:
-        if os.environ.get("HARNESS_DEBUG"):
-            traceback.print_exc()
-        click.echo(f"error: {_os_error_line(e)}", err=True)
-        sys.exit(1)
-    except UnicodeDecodeError as e:
-        if os.environ.get("HARNESS_DEBUG"):
-            traceback.print_exc()
-        click.echo(
-            f"error: a file is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})", err=True
-        )
-        sys.exit(1)
-    finally:
-        if previous is not None:  # main() called in-process (tests, scripts): leave SIGTERM as it was
-            import signal
-
-            signal.signal(signal.SIGTERM, previous)
+    """Console entry point: one line on stderr for an error, exit 130 on Ctrl-C, 143 on SIGTERM
+    (see :func:`harness._util.cli.run_command`)."""
+    run_command(cli, argv, "harness")
