@@ -50,13 +50,14 @@ def test_two_processes_train_like_one_on_the_same_global_batch(
     def steps(out: str) -> list[str]:
         return [ln for ln in out.splitlines() if ln.startswith("step ")]
 
-    # rank 0 alone logs: one line per step, with the global batch of 1 x 1 x 2 = 2
-    assert [ln[:10] for ln in steps(two.stdout)] == ["step 00001", "step 00002", "step 00003"]
-    assert "batch 1x1x2" in two.stdout and "batch 1x2x1" in one.stdout
-    assert two.stdout.count("eval  00003") == 1 and two.stdout.count("wrote ") == 1
+    # rank 0 alone logs (on stderr, where the console log goes): one line per step, with the
+    # global batch of 1 x 1 x 2 = 2
+    assert [ln[:10] for ln in steps(two.stderr)] == ["step 00001", "step 00002", "step 00003"]
+    assert "batch 1x1x2" in two.stderr and "batch 1x2x1" in one.stderr
+    assert two.stderr.count("eval  00003") == 1 and two.stderr.count("wrote ") == 1
 
-    assert step_losses(two.stdout.splitlines()) == pytest.approx(
-        step_losses(one.stdout.splitlines()), rel=1e-3, abs=1e-4
+    assert step_losses(two.stderr.splitlines()) == pytest.approx(
+        step_losses(one.stderr.splitlines()), rel=1e-3, abs=1e-4
     )
     wa = load_file(tmp_path / "one" / "model" / "model.safetensors")
     wb = load_file(tmp_path / "two" / "model" / "model.safetensors")

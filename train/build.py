@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from harness.serving.quant import FLOAT_LEVELS
 
 STEPS = ("data", "sft", "merge", "convert", "quantize", "register")
 BUILD_VERSION = 1
+
+logger = logging.getLogger(__name__)
 
 
 class BuildError(HarnessError):
@@ -100,9 +103,9 @@ def _modelfile(spec: str) -> Path:
 
 
 class Builder:
-    def __init__(self, plan: BuildPlan, log: Callable[[str], None] = print) -> None:
+    def __init__(self, plan: BuildPlan, log: Callable[[str], None] | None = None) -> None:
         self.plan = plan
-        self.log = log
+        self.log = log or logger.info
         check_build_name(plan.name)  # before any folder is made
         self.dir = plan.build_dir
         self.state_file = self.dir / "build.json"

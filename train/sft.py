@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import platform
 import shutil
@@ -46,6 +47,7 @@ from train.sft_data import (
 )
 from train.sft_model import SFTError, load_model, mixed_precision, prepare_base
 
+logger = logging.getLogger("train.sft")  # not __name__: that is "__main__" under python -m train.sft
 META_VERSION = 1
 VOLATILE = {
     "resume",
@@ -155,7 +157,7 @@ def train_sft(
     mp = mixed_precision(r, cuda)
     acc = Accelerator(mixed_precision=mp, cpu=not cuda)  # cpu=True also enables multi-process CPU (gloo)
     main = acc.is_main_process
-    say = (log or (lambda s: print(s, flush=True))) if main else (lambda s: None)
+    say = (log or logger.info) if main else (lambda s: None)
     out = Path(r.output_dir).expanduser().resolve()
     r.dataset_dir = str(Path(r.dataset_dir).expanduser().resolve())
     r.output_dir = str(out)
