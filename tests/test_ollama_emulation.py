@@ -278,10 +278,13 @@ def test_infer_thinking_tags(template: str, tags: tuple[str, str]) -> None:
 def test_thinking_is_returned_apart_from_content(
     reply: str, prompt: str, thinking: str, content: str
 ) -> None:
-    from harness.backends.ollama_semantics import split_thinking
+    from harness.backends.ollama_semantics import ThinkingStream
 
-    assert split_thinking(reply, prompt, ("<think>", "</think>")) == (thinking, content)
-    assert split_thinking(reply, prompt, None) == ("", reply)
+    split = ThinkingStream(prompt, ("<think>", "</think>"))
+    shown = split.add(reply)  # the whole reply in one piece
+    assert (split.thinking, shown) == (thinking, content)
+    plain = ThinkingStream(prompt, None)
+    assert (plain.add(reply), plain.thinking) == (reply, "")
 
 
 _STATES = {  # thinking/parser.go thinkingState → ThinkingParser.state

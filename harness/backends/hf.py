@@ -44,6 +44,7 @@ from harness.backends.ollama_semantics import (
     fit_prompt,
     layer_options,
     partial_stop,
+    stream_content,
     thinking_stream,
 )
 from harness.backends.registry import register_backend
@@ -278,14 +279,7 @@ class HFBackend(StreamingChat):
             t_prompt = time.perf_counter()
             gen = self._generate(logits, tokens, opts, t0 + options.timeout_s)
             try:
-                while True:
-                    text = split.add(next(gen))
-                    if not text:
-                        continue
-                    out.append(text)
-                    yield text
-            except StopIteration as stop:
-                reason, n_gen = stop.value
+                reason, n_gen = yield from stream_content(gen, split, out)
             finally:
                 if self._cache is not None:  # keep only the batched prompt KV
                     _crop(self._cache, len(self._cached))

@@ -43,6 +43,7 @@ from harness.backends.ollama_semantics import (
     StreamingChat,
     fit_prompt,
     layer_options,
+    stream_content,
     thinking_stream,
 )
 from harness.backends.ollama_semantics import find_stop as _find_stop
@@ -200,15 +201,7 @@ class LlamaCppBackend(StreamingChat):
         split = thinking_stream(self.prompt_builder, messages)  # content streams; thinking is kept
         reason, n_gen = "timeout", 0
         if done:
-            gen = self._generate(opts, deadline, tokens)
-            try:
-                while True:
-                    text = split.add(next(gen))
-                    if text:
-                        out.append(text)
-                        yield text
-            except StopIteration as stop:
-                reason, n_gen = stop.value
+            reason, n_gen = yield from stream_content(self._generate(opts, deadline, tokens), split, out)
         t_end = time.perf_counter()
         self.last_result = ChatResult(
             text="".join(out), thinking=split.thinking, done_reason=reason, prompt_tokens=len(tokens), prompt_eval_count=evaluated,

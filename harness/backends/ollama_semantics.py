@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 
 from harness.backends.base import ChatOptions, ChatResult
@@ -127,24 +127,16 @@ class ThinkingParser:
         return "", acc, False
 
 
-def thinking_parser(prompt: str, tags: tuple[str, str] | None) -> ThinkingParser | None:
-    """The parser for a reply to ``prompt`` when the model thinks (``tags`` not None): a prompt
-    that ends with the opening tag counts it as already seen (routes.go ChatHandler)."""
-    if tags is None:
-        return None
-    parser = ThinkingParser(*tags)
-    if prompt.strip().endswith(tags[0]):
-        parser.add(tags[0])
-    return parser
-
-
 class ThinkingStream:
-    """A streamed reply split as Ollama's chat handler splits its chunks: :meth:`add` takes the
-    next generated piece and returns the content to show now (``message.content`` of the
-    chunk); ``thinking`` gathers ``message.thinking``. Without tags everything is content."""
+    """A reply split as Ollama's chat handler splits its chunks: :meth:`add` takes the next
+    generated piece and returns the content to show now (``message.content`` of the chunk);
+    ``thinking`` gathers ``message.thinking``. Without tags everything is content. A prompt that
+    ends with the opening tag counts it as already seen (routes.go ChatHandler)."""
 
     def __init__(self, prompt: str, tags: tuple[str, str] | None) -> None:
-        self.parser = thinking_parser(prompt, tags)
+        self.parser = ThinkingParser(*tags) if tags is not None else None
+        if self.parser is not None and prompt.strip().endswith(self.parser.opening):
+            self.parser.add(self.parser.opening)
         self.thinking = ""
 
     def add(self, piece: str) -> str:
@@ -155,11 +147,18 @@ class ThinkingStream:
         return content
 
 
-def split_thinking(text: str, prompt: str, tags: tuple[str, str] | None) -> tuple[str, str]:
-    """(thinking, content) of a whole reply (``message.thinking`` apart from ``message.content``):
-    :class:`ThinkingParser` fed the reply in one piece."""
-    parser = thinking_parser(prompt, tags)
-    return ("", text) if parser is None else parser.add(text)
+def stream_content(pieces: Iterator[str], split: ThinkingStream, out: list[str]) -> Generator[str, None, Any]:
+    """Yield the content of each generated piece as ``split`` lets it through, gathering it in
+    ``out``; returns what ``pieces`` returns (a backend's done reason and token count)."""
+    while True:
+        try:
+            piece = next(pieces)
+        except StopIteration as stop:
+            return stop.value
+        text = split.add(piece)
+        if text:
+            out.append(text)
+            yield text
 
 
 def thinking_stream(builder: Any, messages: Messages) -> ThinkingStream:
