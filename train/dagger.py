@@ -133,14 +133,17 @@ def recovery_records(
         # a slip at the winning command would leave nothing to recover from after it
         at = [i for i, s in enumerate(steps) if not s.is_thought][:-1]
         for _ in range(per_game if at else 0):
-            rec = _slip(suite, entry, steps, rng.choice(at), rng.choice(RECOVERY_KINDS), rng, system)
+            rec = _slip(suite, entry, world, steps, rng.choice(at), rng.choice(RECOVERY_KINDS), rng, system)
             if rec is not None:
                 out.append(rec)
     return out
 
 
-def _slip(suite: Suite, entry, steps: list, k: int, kind: str, rng: random.Random, system) -> dict | None:
-    """The record for one slip of ``kind`` at expert step ``k`` (a command), or None."""
+def _slip(
+    suite: Suite, entry, world, steps: list, k: int, kind: str, rng: random.Random, system
+) -> dict | None:
+    """The record for one slip of ``kind`` at expert step ``k`` (a command) in ``entry``'s game
+    (``world``: its loaded world, which the planner only reads), or None."""
     game = suite.game(entry)
     intro = game.reset()
     history = [(s.text, s.observation) for s in steps[:k]]
@@ -159,7 +162,7 @@ def _slip(suite: Suite, entry, steps: list, k: int, kind: str, rng: random.Rando
     history.append((wrong, game.step(wrong).observation))
     commands.append(wrong)
     try:
-        labels = solve_from(entry.world(), commands, text_format=suite.text_format)
+        labels = solve_from(world, commands, text_format=suite.text_format)
     except ExpertFailed:
         return None
     if not labels:

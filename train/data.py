@@ -208,7 +208,12 @@ def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info
 )
 @click.option("--out", "out_dir", default="data/react", show_default=True, type=click.Path(file_okay=False))
 @click.option("--test-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 0.9))
-@click.option("--seed", default=0, show_default=True, help="Seed of the train/test split.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    help="Seed of the train/test split (and of the --recoveries slips).",
+)
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Only the first K games of the suite."
 )
