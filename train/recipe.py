@@ -90,6 +90,10 @@ class Recipe:
     token: same loss and gradients, far less work with a large vocabulary (``bench/sft_speed.py``)."""
     packing: bool = False
     """Pack several conversations per row (position ids restart, block-diagonal attention)."""
+    freeze_layers: int = 0
+    """Full fine-tuning only: keep the input embeddings (and an output head tied to them) and the
+    first N decoder layers fixed. Backward then stops at layer N, so each step does less work
+    (on a CPU, N = a third of the layers saves about a fifth of the step time)."""
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None
     resume: bool | Literal["auto"] = "auto"
@@ -180,6 +184,13 @@ def recipe_from_dict(
         )
     if r.quantization and not r.lora:
         raise RecipeError(f"{where('quantization')}: quantization: 4bit (QLoRA) needs lora: true")
+    if r.freeze_layers < 0:
+        raise RecipeError(f"{where('freeze_layers')}: freeze_layers must be ≥ 0")
+    if r.freeze_layers and r.lora:
+        raise RecipeError(
+            f"{where('freeze_layers')}: freeze_layers applies to full fine-tuning (lora: false); "
+            "LoRA already keeps the base fixed"
+        )
     return r
 
 

@@ -56,6 +56,21 @@ def prepare_base(r: Recipe, out: Path, train_convs: list[list[dict[str, str]]]) 
     return str(base)
 
 
+def freeze_bottom(model: Any, n: int) -> None:
+    """Fix the input embeddings and the first ``n`` decoder layers (no gradients, no optimizer
+    state): backward ends at layer ``n``. An output head tied to the embeddings stays fixed too."""
+    if n <= 0:
+        return
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None:
+        raise RecipeError(f"freeze_layers: {type(model).__name__} has no model.layers to freeze")
+    if n >= len(layers):
+        raise RecipeError(f"freeze_layers: {n} would freeze all {len(layers)} layers")
+    for module in (model.get_input_embeddings(), *layers[:n]):
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
 def load_model(r: Recipe, base: str, mp: str, cuda: bool, device_index: int) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
@@ -98,6 +113,7 @@ def load_model(r: Recipe, base: str, mp: str, cuda: bool, device_index: int) -> 
         if r.lora:
             model.enable_input_require_grads()
     if not r.lora:
+        freeze_bottom(model, r.freeze_layers)
         return model
     from peft import LoraConfig, get_peft_model
 

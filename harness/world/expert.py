@@ -48,20 +48,6 @@ def _type_word(t: str | None) -> str:
     return (t or "object").removesuffix("type")
 
 
-def _group(names: list[str]) -> str:
-    """``['cabinet 1', 'cabinet 2', 'countertop 1']`` → ``cabinet (1-2), countertop (1)``."""
-    by_stem: dict[str, list[int]] = {}
-    for n in names:
-        stem, _, num = n.rpartition(" ")
-        by_stem.setdefault(stem, []).append(int(num) if num.isdigit() else 0)
-    parts = []
-    for stem, nums in by_stem.items():
-        nums.sort()
-        rng = f"{nums[0]}" if len(nums) == 1 else f"{nums[0]}-{nums[-1]}"
-        parts.append(f"{stem} ({rng})")
-    return ", ".join(parts)
-
-
 class _Planner:
     def __init__(self, world: World, text_format: str) -> None:
         self.w = world
@@ -142,11 +128,15 @@ class _Planner:
         others = [r for r in w.receptacles if r not in likely]
         order = [r for r in likely + others if r not in self.checked and r not in exclude_recs]
         if likely:
-            names = [self.name(r) for r in likely if r not in self.checked]
+            names = [self.name(r) for r in likely if r not in self.checked and r not in exclude_recs]
             if names:
+                # Every receptacle by name, in the order they will be visited (not ReAct's grouped
+                # ``cabinet (1-4)``): a model that writes this list can find where it stands in it by
+                # the last ``go to X`` and continue with the name after X, which is how a small
+                # fine-tune avoids cycling over the same few receptacles during a search.
                 self.think(
                     f"First I need to find a {word}. A {word} is more likely to appear in "
-                    f"{_group(names)}. I can check one by one, starting with {names[0]}."
+                    f"{', '.join(names)}. I can check one by one, starting with {names[0]}."
                 )
         for r in order:
             self.visit(r)
