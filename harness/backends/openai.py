@@ -20,16 +20,25 @@
   (``stream_options.include_usage``), llama-server's ``timings`` when present; otherwise generated
   tokens are the streamed chunks (one token each on llama.cpp servers) and durations are measured
   here (time to the first chunk = prompt evaluation).
+* **Timeout**: a reply is bounded by its ``timeout_s`` (``--timeout``), not by the client's 300 s: the
+  request's read timeout is ``timeout_s`` (a server silent that long), and once the stream is open a
+  watchdog shuts its socket at the deadline (a server that stalls while it keeps the connection alive,
+  as llama_cpp.server's SSE pings every 15 s do). Either way the reply ends with ``done_reason="timeout"``
+  and what it streamed so far, as when the deadline passes between chunks.
 * **Errors**, one line each, as the Ollama backend's: connection refused → :class:`BackendUnavailable`;
-  a model the server does not list in ``/v1/models`` → :class:`ModelNotFound`; timeouts, 5xx, 408/429,
-  a dropped connection or a stream that ends before its ``finish_reason`` → :class:`TransientBackendError`
-  (the runner retries those); other 4xx and answers that are not the OpenAI API → :class:`BackendError`.
+  a model the server does not list in ``/v1/models`` → :class:`ModelNotFound`; connect timeouts, 5xx,
+  408/429, a dropped connection or a stream that ends before its ``finish_reason`` →
+  :class:`TransientBackendError` (the runner retries those); other 4xx and answers that are not the
+  OpenAI API → :class:`BackendError`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -218,10 +227,19 @@ class OpenAIBackend(StreamingChat):
         usage: Any = None
         chunks = 0
         reason = ""
+        limit = options.timeout_s if 0 < options.timeout_s < math.inf else None
         with self.errors(f"chat with {self.model!r}"):
-            stream = self._open(msgs, fields, extra)
             try:
-                for chunk in stream:
+                stream = self._open(msgs, fields, extra, limit)
+            except Exception as e:  # no answer within the reply's timeout: a reply that timed out
+                if not _read_timeout(e):
+                    raise
+                stream, reason = None, "timeout"
+            watchdog = None
+            if stream is not None and limit:
+                watchdog = _Deadline(stream, limit - (time.perf_counter() - t0))
+            try:
+                for chunk in stream or ():
                     usage = getattr(chunk, "usage", None) or usage
                     final = chunk
                     if not chunk.choices:
@@ -238,8 +256,17 @@ class OpenAIBackend(StreamingChat):
                     if time.perf_counter() - t0 > options.timeout_s:
                         reason = "timeout"
                         break
+            except Exception as e:  # the watchdog shut the stream, or the server went silent too long
+                if not ((watchdog and watchdog.fired) or _read_timeout(e)):
+                    raise
+                reason = "timeout"
             finally:
-                stream.close()
+                if watchdog:
+                    watchdog.cancel()
+                if stream is not None:
+                    stream.close()
+            if not reason and watchdog and watchdog.fired:  # a body read to its close ends without an error
+                reason = "timeout"
         if not reason:  # the server died mid-reply, or answered something that is not a stream of chunks
             raise TransientBackendError(
                 f"the server at {self.host} ended the reply of {self.model!r} before its finish_reason"
@@ -247,8 +274,14 @@ class OpenAIBackend(StreamingChat):
         wall = time.perf_counter() - t0
         self.last_result = self._result("".join(parts), reason, usage, final, chunks, t0, first, wall)
 
-    def _open(self, msgs: Messages, fields: dict[str, Any], extra: dict[str, Any]) -> Any:
-        kw: dict[str, Any] = {"model": self.model, "stream": True, **fields}
+    def _open(self, msgs: Messages, fields: dict[str, Any], extra: dict[str, Any],
+              limit: float | None = None) -> Any:  # fmt: skip
+        import openai
+
+        kw: dict[str, Any] = {"model": self.model, "stream": True, "stream_options": {"include_usage": True},
+                              **fields}  # fmt: skip
+        if limit:  # the reply's own timeout, not the client's 300 s (connecting stays 5 s)
+            kw["timeout"] = openai.Timeout(limit, connect=5.0)
         if extra:
             kw["extra_body"] = extra
         if self.prompt_builder is not None:
@@ -300,6 +333,40 @@ def _status_message(e: Any) -> str:
             err = err.get("message", err)
         return str(err)
     return str(getattr(e, "message", "") or e)
+
+
+class _Deadline:
+    """Shuts an open stream's socket at the reply's deadline: the blocked read ends at once, also when
+    the server keeps the connection alive without sending chunks (SSE pings reset a read timeout)."""
+
+    def __init__(self, stream: Any, seconds: float) -> None:
+        self.fired = False
+        self.sock: socket.socket | None = None
+        with contextlib.suppress(AttributeError, KeyError, TypeError):
+            self.sock = stream.response.extensions["network_stream"].get_extra_info("socket")
+        self.timer = threading.Timer(max(0.0, seconds), self._fire)
+        self.timer.daemon = True
+        if self.sock is not None:  # without a socket to shut, the read timeout alone bounds the reply
+            self.timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
+def _read_timeout(e: BaseException) -> bool:
+    """A read timed out (the server took too long to answer), somewhere in the cause chain; a connect
+    timeout is not one (the host is unreachable, a host error)."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if any(c.__name__ == "ReadTimeout" for c in type(seen).__mro__):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _refused(e: BaseException) -> bool:
