@@ -94,6 +94,22 @@ def test_register_then_chat_without_ollama(capsys: pytest.CaptureFixture[str], s
     assert code == 0 and "already registered" in out
 
 
+def test_chat_obeys_the_modelfiles_num_predict(
+    capsys: pytest.CaptureFixture[str], smollm2: Path, tmp_path: Path
+) -> None:
+    # issue 13 "done when": `harness chat` with PARAMETER num_predict 3 replies with at most 3 tokens
+    mf = tmp_path / "short.Modelfile"
+    mf.write_text(SMOLLM2_MODELFILE.read_text() + "\nPARAMETER num_predict 3\n")
+    code, out, err = run(capsys, "register", "short", "--gguf", str(smollm2), "--modelfile", str(mf))
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "chat", "short", "--verbose", "--prompt", "Count from one to twenty in words."
+    )
+    assert code == 0, err
+    n = re.search(r"reply (\d+) tok", err)
+    assert n and 1 <= int(n[1]) <= 3 and out.strip(), err
+
+
 def test_interactive_chat_streams(capsys: pytest.CaptureFixture[str], smollm2: Path) -> None:
     run(capsys, "register", "smollm2", "--gguf", str(smollm2), "--modelfile", str(SMOLLM2_MODELFILE))
     code, out, err = run(capsys, "chat", "smollm2", "--verbose", stdin="/set num_predict 8\nHi there\n/bye\n")

@@ -422,6 +422,10 @@ def test_provenance_is_recorded_and_a_changed_engine_is_refused(tmp_path: Path) 
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["provenance"]["engine"].startswith("llama_cpp_python ")
     assert {"harness", "git", "llama_cpp_python", "transformers", "ollama"} <= set(run["provenance"])
+    # the in-process backends say which Ollama release they emulate, and the oracle commit
+    from harness.serving.emulation import OLLAMA_COMMIT, emulated_version
+
+    assert run["provenance"]["ollama_emulated"] == {"version": emulated_version(), "commit": OLLAMA_COMMIT}
     # the doctor's quick facts (issue 10): the engine's compiled instruction sets, games, disk
     machine = run["machine"]
     assert set(machine) == {"engine", "ollama", "alfworld", "factory", "disk"}
@@ -534,4 +538,5 @@ def test_the_ollama_backend_records_its_servers_version(tmp_path: Path) -> None:
     run_suite(suite, Expert, cfg, tmp_path)
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["provenance"]["ollama"] == "0.33.1" and run["provenance"]["engine"] == "ollama 0.33.1"
+    assert "ollama_emulated" not in run["provenance"]  # a real server emulates nothing
     assert asked == ["version"]

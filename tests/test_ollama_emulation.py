@@ -125,6 +125,76 @@ def test_no_template_detects_a_known_one_or_renders_the_gguf_template() -> None:
     assert PromptBuilder(Modelfile(from_="m"), None).choice.source == "default"
 
 
+def test_a_detected_template_still_yields_to_a_more_capable_gguf_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # server/model.go detectChatTemplate stores the match as the TEMPLATE layer, so server/images.go
+    # GetModel still runs shouldPreferChatTemplate on it; its stops stay in the params layer
+    monkeypatch.delenv("OLLAMA_GO_TEMPLATE", raising=False)
+    chatml = (
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+        "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
+    with_tools = "{# tools #}" + chatml  # still chatml by distance, but the "tools" capability
+    assert (detect_template(with_tools) or ("",))[0] == "chatml"
+    b = PromptBuilder(Modelfile(from_="m"), with_tools)
+    assert (b.choice.source, b.choice.kind) == (
+        "gguf",
+        "jinja",
+    ) and "detected template 'chatml'" in b.choice.reason
+    assert b.parameters()["stop"] == ["<|im_start|>", "<|im_end|>"]
+    assert choose_template(Modelfile(from_="m"), with_tools, version="0.29.1").source == "detected:chatml"
+    monkeypatch.setenv("OLLAMA_GO_TEMPLATE", "1")
+    assert choose_template(Modelfile(from_="m"), with_tools).source == "detected:chatml"
+    monkeypatch.setenv("OLLAMA_GO_TEMPLATE", "0")
+    assert choose_template(Modelfile(from_="m"), with_tools).source == "gguf"
+
+
+def test_thinking_capability_comes_from_inferred_tags() -> None:
+    # server/images.go goTemplateCapabilities: thinking only when thinking.InferTags finds both tags
+    from harness.serving.prompt import go_capabilities
+
+    assert "thinking" in go_capabilities(INFER_BASIC)
+    assert "thinking" not in go_capabilities("{{ range .Messages }}{{ .Thinking }}{{ end }}")
+    assert "thinking" not in go_capabilities("{{ .Thinking }}{{ range .Messages }}{{ .Content }}{{ end }}")
+    assert "thinking" not in go_capabilities(
+        "{{ range .Messages }}<think>{{ .Thinking }}{{ .Content }}{{ end }}"
+    )
+
+
+def test_think_defaults_to_true_on_a_thinking_model_and_true_means_medium() -> None:
+    # server/routes.go ChatHandler: req.Think = true when unset on a thinking-capable model;
+    # server/prompt.go renderPrompt: ThinkLevel = ThinkValue.String(), "medium" for true (api/types.go)
+    values = "{{ .IsThinkSet }} {{ .Think }} {{ .ThinkLevel }}|"
+    thinking = (
+        values
+        + "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}{{ .Content }}{{ end }}"
+    )
+    plain = values + "{{ range .Messages }}{{ .Content }}{{ end }}"
+    hi = [{"role": "user", "content": "hi"}]
+    assert PromptBuilder(Modelfile(from_="m", template=thinking)).render(hi) == "true true medium|hi"
+    assert PromptBuilder(Modelfile(from_="m", template=thinking)).render(hi, think=False) == "true false |hi"
+    assert (
+        PromptBuilder(Modelfile(from_="m", template=thinking)).render(hi, think="low") == "true true low|hi"
+    )
+    assert PromptBuilder(Modelfile(from_="m", template=plain)).render(hi) == "false false |hi"
+    assert gotemplate.parse(plain).render(hi, think=True) == "true true medium|hi"
+
+
+def test_jinja_think_kwargs_as_llama_server() -> None:
+    # llm/llama_server.go llamaServerChatTemplateKwargs: enable_thinking = Bool(), reasoning_effort for a level
+    probe = "{{ enable_thinking is defined and enable_thinking }} {{ reasoning_effort | default('-') }}"
+    hi = [{"role": "user", "content": "hi"}]
+    assert render_jinja(probe, hi) == "False -"
+    assert render_jinja(probe, hi, think=True) == "True -"
+    assert render_jinja(probe, hi, think=False) == "False -"
+    assert render_jinja(probe, hi, think="high") == "True high"
+    b = PromptBuilder(
+        Modelfile(from_="m"), "{# <think></think> #}" + probe + "{# nothing like a known template #}" * 8
+    )
+    assert b.choice.kind == "jinja" and b.render(hi) == "True -"  # thinking-capable: think defaults to true
+
+
 def test_jinja_render_as_llama_server() -> None:
     tools = [{"type": "function", "function": {"name": "look", "parameters": {"type": "object"}}}]
     text = render_jinja(TOOLS_JINJA, [{"role": "user", "content": "hi"}], tools=tools)
@@ -151,11 +221,41 @@ def test_fit_drops_message_history_and_counts_without_bos() -> None:
     full = count(b.render(msgs))
     tokens, cut = fit_prompt(msgs, b.render, tokenize, full + 2, 4, count=count)
     assert not cut and len(tokens) == full + 1
-    # the fit test is ≤ num_ctx without BOS: nothing is dropped, the runner then shifts the one extra token
+    # the fit test is ≤ num_ctx without BOS: nothing is dropped, then the runner shifts (llama_server.go
+    # completionPromptForRequest): 30 tokens > 28; nKeep = 4 + 1 (BOS) = 5, limit = 29 - (29-5)//2 = 17
     tokens, cut = fit_prompt(msgs, b.render, tokenize, full, 4, count=count)
-    assert cut and len(tokens) == full - 1 and tokens[:4] == [0, 0, 1, 2]
+    assert full == 29 and cut and tokens == [0, 0, 1, 2, 3, *range(17, 29)]
     tokens, cut = fit_prompt(msgs, b.render, tokenize, full - 1, 4, count=count)
     assert cut and len(tokens) == count(b.render([msgs[0], *msgs[2:]])) + 1  # oldest dropped, system kept
+
+
+@pytest.mark.parametrize(
+    ("n_ctx", "n_tokens", "num_keep", "adds_bos", "want"),
+    [  # llm/llama_server.go completionPromptForRequest + contextShiftPromptLimit (ollama fb30760)
+        (10, 12, 4, True, [*range(5), 9, 10, 11]),  # nKeep 5, limit 10-(5//2)=8, discard 4
+        (10, 12, 4, False, [*range(4), 9, 10, 11]),  # nKeep 4, limit 10-3=7, discard 5
+        (10, 12, -1, True, list(range(9))),  # nKeep min(13, 9)=9, limit 10-max(0,1)=9
+        (10, 12, 0, False, [7, 8, 9, 10, 11]),  # nKeep 0, limit 10-5=5
+        (10, 12, 20, True, list(range(9))),  # nKeep capped at NumCtx-1
+        (10, 9, 4, True, list(range(9))),  # ≤ NumCtx-1 tokens: untouched
+        (1, 12, 4, True, list(range(12))),  # NumCtx <= 1: untouched
+    ],
+)
+def test_overflow_shifts_as_llama_server_does(
+    n_ctx: int, n_tokens: int, num_keep: int, adds_bos: bool, want: list[int]
+) -> None:
+    def render(msgs: list[dict[str, str]]) -> str:
+        return msgs[-1]["content"]
+
+    msgs = [{"role": "user", "content": "w " * 40}]
+    tokens, cut = fit_prompt(msgs, render, lambda t: list(range(n_tokens)), n_ctx, num_keep,
+                             count=lambda t: 0, adds_bos=adds_bos)  # fmt: skip
+    assert tokens == want and cut == (want != list(range(n_tokens)))
+    # a prompt text shorter (in bytes) than NumCtx is never cut, whatever its token count
+    short = [{"role": "user", "content": "w"}]
+    assert fit_prompt(short, render, lambda t: list(range(12)), 10, 4, count=lambda t: 0)[0] == list(
+        range(12)
+    )
 
 
 # ---------------------------------------------------------------- template data (3)

@@ -43,6 +43,7 @@ def fit_prompt(
     num_keep: int,
     *,
     count: Callable[[str], int] | None = None,
+    adds_bos: bool | None = None,
 ) -> tuple[list[int], bool]:
     """Tokens of the prompt for ``messages`` (SYSTEM and MESSAGE history already in them), fitted
     to ``n_ctx`` as Ollama does; returns (tokens, truncated).
@@ -50,8 +51,9 @@ def fit_prompt(
     server/prompt.go ``chatPrompt``: drop messages from the front, keeping the system messages of
     the dropped part and always the last message, until the rendered prompt's token count (``count``,
     Ollama's tokenizer call, which adds no BOS) is ≤ ``n_ctx``. If it still overflows, the runner
-    shifts: it keeps the first ``num_keep`` tokens (BOS counted) and the newest ones, leaving room
-    for one generated token (llama-server's context truncation of an over-long prompt).
+    shifts it as llm/llama_server.go ``completionPromptForRequest`` and ``contextShiftPromptLimit``
+    do: ``tokenize`` gives the prompt with BOS; ``adds_bos`` (default: ``tokenize("")`` is not
+    empty) is the tokenizer's add-BOS flag.
     """
     count = count or (lambda text: len(tokenize(text)))
     start, system = 0, []
@@ -60,13 +62,25 @@ def fit_prompt(
         if count(render(system + list(messages[i:]))) <= n_ctx or i == len(messages) - 1:
             start = i
             break
-    tokens = tokenize(render(system + list(messages[start:])))
+    text = render(system + list(messages[start:]))
+    tokens = tokenize(text)
     if not tokens:
         raise UsageError("the prompt is empty: send at least one message")
     truncated = start > 0
-    if len(tokens) >= n_ctx:
-        keep = max(0, min(num_keep if num_keep >= 0 else len(tokens), n_ctx // 2))
-        tokens = tokens[:keep] + tokens[len(tokens) - (n_ctx - 1 - keep) :]
+    # llm/llama_server.go completionPromptForRequest (ollama fb30760): untouched when NumCtx <= 1,
+    # when the prompt text is shorter (in bytes) than NumCtx, or when its tokens (with BOS) are
+    # <= NumCtx-1. Else nKeep = num_keep (all tokens when < 0), +1 when the tokenizer adds BOS,
+    # capped at NumCtx-1; limit = contextShiftPromptLimit = NumCtx - max((NumCtx-nKeep)/2, 1);
+    # the first nKeep tokens and the last limit-nKeep remain.
+    limit_full = n_ctx - 1
+    if n_ctx > 1 and len(text.encode("utf-8")) >= n_ctx and len(tokens) > limit_full:
+        keep = num_keep if num_keep >= 0 else len(tokens)
+        if adds_bos if adds_bos is not None else bool(tokenize("")):
+            keep += 1
+        keep = min(keep, limit_full)
+        limit = n_ctx - max((n_ctx - max(0, keep)) // 2, 1)
+        discard = len(tokens) - limit
+        tokens = tokens[:keep] + tokens[keep + discard :]
         truncated = True
     return tokens, truncated
 

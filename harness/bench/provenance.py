@@ -52,15 +52,26 @@ def _ollama_version(host: str | None = None) -> str | None:
         return None
 
 
-def provenance(host: str | None = None) -> dict[str, Any]:
-    """Versions of everything a run's numbers depend on (None: not installed / not reachable)."""
-    return {
+# the backends that run a model in-process and follow Ollama's semantics (harness.serving.emulation)
+EMULATING = ("llamacpp", "hf", "transformers")
+
+
+def provenance(host: str | None = None, backend: str | None = None) -> dict[str, Any]:
+    """Versions of everything a run's numbers depend on (None: not installed / not reachable).
+    For an in-process ``backend``, also ``ollama_emulated``: the Ollama release whose behaviour it
+    follows (``HARNESS_OLLAMA_VERSION`` or the default) and the ollama/ollama commit read as oracle."""
+    facts: dict[str, Any] = {
         "harness": package_version("react-harness"),
         "git": _git_revision(),
         "llama_cpp_python": package_version("llama_cpp_python"),
         "transformers": package_version("transformers"),
         "ollama": _ollama_version(host),
     }
+    if backend in EMULATING:
+        from harness.serving.emulation import OLLAMA_COMMIT, emulated_version
+
+        facts["ollama_emulated"] = {"version": emulated_version(), "commit": OLLAMA_COMMIT}
+    return facts
 
 
 # backend name -> the provenance key of the engine that computes its replies

@@ -258,7 +258,7 @@ def _check_run_file(
 
     run_file = out / "run.json"
     identity = cfg.identity()
-    facts = {**provenance(), **(server or {})}
+    facts = {**provenance(backend=cfg.backend), **(server or {})}
     facts["engine"] = engine_version(cfg.backend, facts)
     drawn = {"rule": DRAW_RULE, "limit": cfg.limit, "games": [e.id for e in entries]}
     if not run_file.exists():

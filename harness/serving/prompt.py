@@ -65,14 +65,15 @@ class TemplateChoice:
 
 # ---------------------------------------------------------------- capabilities (server/images.go)
 def go_capabilities(template: str | None) -> set[str]:
-    """``goTemplateCapabilities``: ``tools`` when the template mentions .Tools, ``insert`` for .Suffix,
-    ``thinking`` when .Thinking is used in a range over .Messages (thinking.InferTags, simplified:
-    the tags themselves are not inferred)."""
+    """server/images.go ``goTemplateCapabilities``: ``tools`` when the template's Vars hold "tools",
+    ``insert`` for "suffix", ``thinking`` when thinking.InferTags (thinking/template.go) finds both
+    an opening and a closing tag (``openingTag != "" && closingTag != ""``)."""
     if not template:
         return set()
     names = set(gotemplate.parse(template).vars())
     caps = {c for c, var in (("tools", "tools"), ("insert", "suffix")) if var in names}
-    if "thinking" in names and "messages" in names and "range" in template:
+    opening, closing = infer_thinking_tags(template)
+    if opening and closing:
         caps.add("thinking")
     return caps
 
@@ -225,6 +226,27 @@ def detect_template(chat_template: str) -> tuple[str, str, tuple[str, ...]] | No
     return best[1], t["gotmpl"], tuple(t["stop"] or ())
 
 
+def _gguf_over_go(
+    mf: Modelfile, chat_template: str | None, go: str, modern: bool, what: str, stop: tuple[str, ...] = ()
+) -> TemplateChoice | None:
+    """The GGUF's chat template when Ollama renders with it instead of the Go template ``go``
+    (``what``): server/images.go GetModel sets PreferChatTemplate when OLLAMA_GO_TEMPLATE is unset
+    and shouldPreferChatTemplate holds, and routes.go shouldUseGoTemplate then (or when
+    OLLAMA_GO_TEMPLATE is false) leaves the GGUF's template to llama-server. None: ``go`` renders."""
+    if not (modern and chat_template and mf.renderer is None and mf.parser is None):
+        return None
+    env = _go_template_env()
+    if env is False:
+        return TemplateChoice("jinja", "gguf", chat_template, "OLLAMA_GO_TEMPLATE is false: llama-server "
+                              "renders the GGUF's chat template", stop)  # fmt: skip
+    if env is None and prefer_chat_template(chat_template, go):
+        more = ", ".join(sorted(chat_capabilities(chat_template) - go_capabilities(go))) or "tools"
+        return TemplateChoice("jinja", "gguf", chat_template, f"the GGUF's chat template has capabilities "
+                              f"{what} lacks ({more}), so Ollama prefers it (shouldPreferChatTemplate; "
+                              f"OLLAMA_GO_TEMPLATE=1 keeps {what})", stop)  # fmt: skip
+    return None
+
+
 def choose_template(
     mf: Modelfile, chat_template: str | None, *, version: str | None = None
 ) -> TemplateChoice:
@@ -234,6 +256,14 @@ def choose_template(
         hit = detect_template(chat_template) if chat_template else None
         if hit is not None:
             name, text, stop = hit
+            # server/model.go detectChatTemplate stores the known template as the model's TEMPLATE
+            # layer (and its stops as the params layer), so server/images.go GetModel sees
+            # HasGoTemplate and still runs shouldPreferChatTemplate on it (images.go ~793); the
+            # stops stay in the model's options, which llama-server gets too (llm/llama_server.go
+            # llamaServerChatRequest "stop").
+            gguf = _gguf_over_go(mf, chat_template, text, modern, f"the detected template {name!r}", stop)
+            if gguf is not None:
+                return gguf
             return TemplateChoice("go", f"detected:{name}", text, f"no TEMPLATE; the GGUF's chat template "
                                   f"matches Ollama's known template {name!r} (detectChatTemplate)", stop)  # fmt: skip
         if chat_template and modern:
@@ -248,17 +278,9 @@ def choose_template(
         )
         return TemplateChoice("go", "default", DEFAULT_TEMPLATE, why + ": the prompt is the bare text")
     env = _go_template_env()
-    if modern and chat_template and mf.renderer is None and mf.parser is None:
-        if env is False:
-            return TemplateChoice("jinja", "gguf", chat_template, "OLLAMA_GO_TEMPLATE is false: llama-server "
-                                  "renders the GGUF's chat template")  # fmt: skip
-        if env is None and prefer_chat_template(chat_template, mf.template):
-            more = (
-                ", ".join(sorted(chat_capabilities(chat_template) - go_capabilities(mf.template))) or "tools"
-            )
-            return TemplateChoice("jinja", "gguf", chat_template, f"the GGUF's chat template has capabilities "
-                                  f"the TEMPLATE lacks ({more}), so Ollama prefers it (shouldPreferChatTemplate; "
-                                  "OLLAMA_GO_TEMPLATE=1 keeps the TEMPLATE)")  # fmt: skip
+    gguf = _gguf_over_go(mf, chat_template, mf.template, modern, "the TEMPLATE")
+    if gguf is not None:
+        return gguf
     why = "the Modelfile TEMPLATE"
     if mf.renderer or mf.parser:
         why += " (RENDERER/PARSER name Ollama built-ins that are not emulated here)"
@@ -306,8 +328,10 @@ def render_jinja(
                                  "bos_token": bos_token, "eos_token": eos_token}  # fmt: skip
     if tools:
         variables["tools"] = [dict(t) for t in tools]
-    if think is not None:
-        variables["enable_thinking"] = bool(think)
+    if think is not None:  # llm/llama_server.go llamaServerChatTemplateKwargs
+        variables["enable_thinking"] = bool(think)  # think.Bool(): true, or any valid level
+        if isinstance(think, str) and think:  # think.IsString(): the level as reasoning_effort
+            variables["reasoning_effort"] = think
     try:
         return env.from_string(chat_template).render(**variables)
     except jinja2.TemplateError as e:
@@ -338,11 +362,23 @@ class PromptBuilder:
 
     def render(self, msgs: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None,
                think: bool | str | None = None) -> str:  # fmt: skip
-        """The prompt text for ``msgs`` (already through :meth:`messages`)."""
+        """The prompt text for ``msgs`` (already through :meth:`messages`). ``think`` None on a
+        thinking-capable model means true, as server/routes.go ChatHandler sets ``req.Think``
+        (``if req.Think == nil { req.Think = &api.ThinkValue{Value: true} }``)."""
+        if think is None and "thinking" in self.capabilities():
+            think = True
         if self.choice.kind == "jinja":
             return render_jinja(self.choice.text, msgs, tools=tools, bos_token=self.bos_token,
                                 eos_token=self.eos_token, think=think)  # fmt: skip
         return gotemplate.parse(self.choice.text).render(list(msgs), tools=tools, think=think)
+
+    def capabilities(self) -> set[str]:
+        """The template part of server/images.go ``Model.Capabilities`` (templateCapabilitySelected):
+        the GGUF chat template's when llama-server renders it (``ggufCapabilities``, when not
+        ``usesOllamaRenderedChat``), else the selected Go template's (``templateCapabilities``)."""
+        if self.choice.kind == "jinja":
+            return chat_capabilities(self.choice.text)
+        return go_capabilities(self.choice.text)
 
     def thinking_tags(self) -> tuple[str, str] | None:
         """The tags around a reply's thinking when the model thinks (routes.go ChatHandler: a
@@ -351,9 +387,7 @@ class PromptBuilder:
         if self.choice.kind == "jinja":
             return ("<think>", "</think>") if "thinking" in chat_capabilities(self.choice.text) else None
         opening, closing = infer_thinking_tags(self.choice.text)
-        if "thinking" not in go_capabilities(self.choice.text) or not (opening and closing):
-            return None
-        return opening, closing
+        return (opening, closing) if opening and closing else None
 
     def prompt(self, request: Sequence[Mapping[str, Any]], **kw: Any) -> str:
         return self.render(self.messages(request), **kw)

@@ -174,8 +174,10 @@ def _collate(msgs: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
 
 def _think_values(think: bool | str | None) -> dict[str, Any]:
     """template.Values ``Think`` / ``ThinkLevel`` / ``IsThinkSet`` from a request's ``think``
-    (true/false, or a level "high" | "medium" | "low" | "max", which also means Think)."""
-    level = think if isinstance(think, str) else ""
+    (true/false, or a level "high" | "medium" | "low" | "max", which also means Think), as
+    server/prompt.go ``renderPrompt`` sets them: Think = think.Bool(), ThinkLevel = think.String()
+    (api/types.go ``ThinkValue.String``: a level is itself, true is "medium", false is "")."""
+    level = think if isinstance(think, str) else ("medium" if think is True else "")
     return {"Think": bool(think), "ThinkLevel": level, "IsThinkSet": think is not None}
 
 
