@@ -229,3 +229,18 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory, bpe: Any) -> Path:
     from train.tiny import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny") / "base", "qwen2", bpe, seed=0)
+
+
+# ---------------------------------------------------------------- no Ollama
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then let go)."""
+    return free_port()
+
+
+@pytest.fixture
+def no_ollama(monkeypatch: pytest.MonkeyPatch) -> str:
+    """OLLAMA_HOST at a closed port, so no Ollama answers; the URL. A module where no test may
+    reach a real Ollama makes it autouse: ``pytestmark = pytest.mark.usefixtures("no_ollama")``."""
+    url = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    return url

@@ -29,7 +29,7 @@ LAYERS: dict[str, set[str]] = {
     "serving": _BASE,
     "backends": _BASE | {"serving", "world"},  # the expert / random policies play the world
     "bench": _BASE | _BELOW_BENCH,
-    "report": _BASE | {"bench"},
+    "report": _BASE | {"bench", "world"},  # the world names the task types (SHORT_NAMES)
     "analysis": _BASE | {"bench"} | _BELOW_BENCH,
     "regress": _BASE | {"analysis", "bench", "report"} | _BELOW_BENCH,
     "diagnose": _BASE | {"analysis", "bench", "report"} | _BELOW_BENCH,

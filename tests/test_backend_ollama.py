@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import closed_port
 from ollama_api import create_stream, gguf_file, show_response
 
 pytest.importorskip("ollama")
@@ -52,12 +52,6 @@ def ndjson(*parts: dict) -> str:
 def chunk(text: str) -> dict:
     return {"model": "m", "created_at": "2024-01-01T00:00:00Z", "message": {"role": "assistant", "content": text},
             "done": False}  # fmt: skip
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tiny_gguf(path: Path) -> Path:

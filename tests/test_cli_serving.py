@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import struct
 from pathlib import Path
 
@@ -17,17 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 SMOLLM2_MODELFILE = REPO / "modelfiles" / "smollm2.Modelfile"
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def no_ollama(monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"http://127.0.0.1:{closed_port()}"
-    monkeypatch.setenv("OLLAMA_HOST", url)
-    return url
+pytestmark = pytest.mark.usefixtures("no_ollama")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:

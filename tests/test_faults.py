@@ -25,15 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def no_ollama(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
+pytestmark = pytest.mark.usefixtures("no_ollama")
 
 
 @pytest.fixture

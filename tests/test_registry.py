@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import struct
 from pathlib import Path
 
@@ -47,15 +46,7 @@ def write_gguf(path: Path, file_type: int = 3, payload: bytes = b"", version: in
     return path
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def _no_ollama(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{closed_port()}")
+pytestmark = pytest.mark.usefixtures("no_ollama")
 
 
 @pytest.fixture

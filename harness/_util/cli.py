@@ -9,12 +9,13 @@ import logging
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 import click
 
 from harness.errors import HarnessError, Terminated
 
-__all__ = ["console_logging", "run_command"]
+__all__ = ["console_logging", "exit_interrupted", "run_command"]
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -49,6 +50,15 @@ def console_logging(debug: bool = False, quiet: bool = False) -> None:
             handler = _StderrHandler()
             handler.setFormatter(_LineFormatter("%(message)s"))
             logger.addHandler(handler)
+
+
+def exit_interrupted(e: KeyboardInterrupt, resume: str) -> NoReturn:
+    """End a command that Ctrl-C (exit 130) or SIGTERM (:class:`Terminated`, exit 143) stopped
+    mid-run: ``Interrupted. RESUME`` (or ``Terminated. …``) on stderr, ``resume`` saying what is
+    kept and how to go on."""
+    terminated = isinstance(e, Terminated)
+    click.echo(f"{'Terminated' if terminated else 'Interrupted'}. {resume}", err=True)
+    sys.exit(143 if terminated else 130)
 
 
 def _os_error_line(e: OSError) -> str:

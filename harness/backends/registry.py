@@ -57,6 +57,12 @@ def available_backends() -> list[str]:
     return sorted(set(BUILTIN) | set(_FACTORIES) | set(_plugins()))
 
 
+def backend_help(policies: bool = True) -> str:
+    """``auto | ollama | …``: the built-in names a ``--backend`` option takes (the policies too,
+    unless ``policies`` is false), for its help; plugins' names work as well."""
+    return " | ".join(["auto", *(n for n in BUILTIN if policies or n not in POLICIES)])
+
+
 def _load(name: str) -> None:
     if name in BUILTIN:
         importlib.import_module(BUILTIN[name])

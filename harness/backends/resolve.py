@@ -13,12 +13,12 @@ from typing import Any
 
 from harness.backends.base import Backend, BackendUnavailable, ModelNotFound
 from harness.errors import UsageError
+from harness.serving import LOCAL_ALIASES
 
 __all__ = ["DEFAULT_MODEL", "default_gguf", "ensure_default_model", "open_model", "resolve_backend_name"]
 
 DEFAULT_MODEL = "smollm2"
-_MODEL_BACKENDS = {"auto": "auto", "ollama": "ollama", "llamacpp": "llamacpp", "local": "llamacpp",
-                   "embedded": "llamacpp"}  # fmt: skip
+_MODEL_BACKENDS = {"auto": "auto", "ollama": "ollama", **dict.fromkeys(LOCAL_ALIASES, "llamacpp")}
 
 
 def _in_ollama(name: str, host: str | None) -> bool | None:

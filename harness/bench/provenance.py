@@ -53,7 +53,7 @@ def _ollama_version(host: str | None = None) -> str | None:
 
 
 # the backends that run a model in-process and follow Ollama's semantics (harness.serving.emulation)
-EMULATING = ("llamacpp", "hf", "transformers")
+EMULATING = ("llamacpp", "transformers")
 
 
 def provenance(host: str | None = None, backend: str | None = None) -> dict[str, Any]:
@@ -78,7 +78,6 @@ def provenance(host: str | None = None, backend: str | None = None) -> dict[str,
 ENGINES = {
     "llamacpp": "llama_cpp_python",
     "ollama": "ollama",
-    "hf": "transformers",
     "transformers": "transformers",
 }
 

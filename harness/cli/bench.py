@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
+from harness._util.cli import exit_interrupted
 from harness._util.paths import slug
-from harness.backends.registry import POLICIES
+from harness.backends.registry import POLICIES, backend_help
 from harness.cli._hosts import host_options
 
 
@@ -24,9 +25,7 @@ def default_suite() -> str:
     default=None,
     help="Suite name or YAML (default: alfworld-valid-seen with ALFWORLD_DATA, else synthetic-smoke).",
 )
-@click.option(
-    "--backend", default="auto", show_default=True, help="auto | ollama | openai | llamacpp | expert | random"
-)
+@click.option("--backend", default="auto", show_default=True, help=backend_help())
 @click.option(
     "--workers",
     default=1,
@@ -154,11 +153,7 @@ def bench(
     try:
         traces = _run_with_progress(s, make_backend, cfg, out, workers, examples, len(games), console, pool)
     except KeyboardInterrupt as e:
-        from harness.errors import Terminated
-
-        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
-        click.echo(f"{what}. Finished episodes are saved in {out}; rerun to resume: {resume_hint}", err=True)
-        sys.exit(143 if isinstance(e, Terminated) else 130)
+        exit_interrupted(e, f"Finished episodes are saved in {out}; rerun to resume: {resume_hint}")
     from harness._util.signals import deferred_signals
 
     with deferred_signals():  # a Ctrl-C or SIGTERM now lands once the reports are written
@@ -209,8 +204,9 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console,
         name = backend if backend in POLICIES else model
         return name, (lambda: create_backend(name, model=model, seed=seed)), workers
     from harness.backends.resolve import DEFAULT_MODEL, ensure_default_model, open_model, resolve_backend_name
+    from harness.serving import LOCAL_ALIASES
 
-    if model == DEFAULT_MODEL and backend in ("auto", "llamacpp", "local", "embedded"):
+    if model == DEFAULT_MODEL and backend in ("auto", *LOCAL_ALIASES):
         from harness.serving.store import get_local
 
         if get_local(model) is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness.serving import STORE_BACKENDS
 from train.build import STEPS
 
 
@@ -27,7 +28,9 @@ from train.build import STEPS
 @click.option(
     "--modelfile", type=click.Path(dir_okay=False, exists=True), help="Modelfile (default qwen2.5-react)."
 )
-@click.option("--backend", default="auto", show_default=True, help="Register into auto | ollama | local.")
+@click.option(
+    "--backend", default="auto", show_default=True, help=f"Register into {' | '.join(STORE_BACKENDS)}."
+)
 @click.option(
     "--build-dir", type=click.Path(file_okay=False), help="Where artifacts go (default builds/NAME)."
 )
@@ -53,11 +56,12 @@ def build(
     harness build my-qwen --from-merged ./merged --levels q8_0,q4_k_m
     harness bench tiny-react:q4_k_m --suite synthetic-smoke --limit 6
     """
+    from harness.serving.quant import FLOAT_LEVELS
     from train.build import Builder, BuildPlan
     from train.quantize import parse_levels
 
     wanted = [lv.strip().lower() for lv in levels.split(",") if lv.strip()]
-    quant = [lv for lv in wanted if lv not in ("f32", "f16", "bf16")]
+    quant = [lv for lv in wanted if lv not in FLOAT_LEVELS]
     if quant:
         parse_levels(",".join(quant))  # a clear error for an unknown level, before any work
     plan = BuildPlan(

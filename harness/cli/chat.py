@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-BACKENDS = ["auto", "ollama", "llamacpp", "local"]
+from harness.serving import STORE_BACKENDS
+
 HELP = """Commands:
   /system TEXT       set the system message (empty: none) and start over
   /reset             forget the conversation (keeps the system message)
@@ -23,7 +24,7 @@ _SETTABLE = {"temperature": float, "seed": int, "top_k": int, "top_p": float, "n
 @click.argument("name")
 @click.option(
     "--backend",
-    type=click.Choice(BACKENDS),
+    type=click.Choice(STORE_BACKENDS),
     default="auto",
     show_default=True,
     help="auto: Ollama if it has NAME, else the embedded llama.cpp on the local store.",

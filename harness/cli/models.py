@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-BACKENDS = ["auto", "ollama", "local", "llamacpp"]
+from harness.serving import STORE_BACKENDS
 
 
 def _where_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -16,7 +16,7 @@ def _where_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--host", default=None, help="Ollama URL (default $OLLAMA_HOST or http://127.0.0.1:11434)."
     )(f)
     f = click.option(
-        "--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+        "--backend", type=click.Choice(STORE_BACKENDS), default="auto", show_default=True,
         help="auto: the local store plus Ollama when it answers.",
     )(f)  # fmt: skip
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(f)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-BACKENDS = ["auto", "ollama", "local", "llamacpp"]
+from harness.serving import STORE_BACKENDS
 
 
 @click.command()
@@ -27,7 +27,7 @@ BACKENDS = ["auto", "ollama", "local", "llamacpp"]
 )
 @click.option(
     "--backend",
-    type=click.Choice(BACKENDS),
+    type=click.Choice(STORE_BACKENDS),
     default="auto",
     show_default=True,
     help="auto: Ollama if it answers, else the local store.",

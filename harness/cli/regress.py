@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from harness._util.cli import exit_interrupted
+from harness.backends.registry import backend_help
 from harness.cli._hosts import host_options
 from harness.regress.run import DEFAULT_LEVELS
 
@@ -39,7 +40,7 @@ PHASES = ("episodes", "agreement", "divergence")
     type=click.Path(file_okay=False),
     help="Output folder (default runs/regress-<NAME>-<suite>); rerun to resume.",
 )
-@click.option("--backend", default="auto", show_default=True, help="auto | ollama | openai | llamacpp")
+@click.option("--backend", default="auto", show_default=True, help=backend_help(policies=False))
 @click.option(
     "--limit",
     default=None,
@@ -133,11 +134,7 @@ def regress(
         with Progress(*columns, console=console) as progress:
             raw = run_regress(plan, progress)
     except KeyboardInterrupt as e:
-        from harness.errors import Terminated
-
-        what = "Terminated" if isinstance(e, Terminated) else "Interrupted"
-        click.echo(f"{what}. Finished work is saved in {out}; rerun the same command to resume.", err=True)
-        sys.exit(143 if isinstance(e, Terminated) else 130)
+        exit_interrupted(e, f"Finished work is saved in {out}; rerun the same command to resume.")
     run = {
         "name": name, "baseline": base.label, "levels": [{"label": lv.label, "model": lv.model} for lv in lvls],
         "suite": s.name, "backend": backend, "mode": mode, "max_steps": max_steps or s.max_steps, "limit": limit,

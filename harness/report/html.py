@@ -9,6 +9,7 @@ import io
 
 from harness.bench.traces import EpisodeTrace
 from harness.report.markdown import COLUMNS, _cell
+from harness.world.world import SHORT_NAMES
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
@@ -30,7 +31,7 @@ def _plots(results: dict, traces: list[EpisodeTrace]) -> list[str]:
         return []
     out = []
     by = results["by_task_type"]
-    names = [k.replace("_then_place_in_recep", "").replace("pick_", "") for k in by]
+    names = [SHORT_NAMES.get(k, k) for k in by]
 
     def emit(fig) -> None:
         buf = io.BytesIO()

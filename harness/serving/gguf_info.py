@@ -14,29 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from gguf import LlamaFileType
+
 from harness.errors import HarnessError
 
 __all__ = [
     "CONVERTER_KEY",
     "FILE_TYPES",
     "FLOAT_FILE_TYPES",
+    "FLOAT_TYPES",
     "GGUFError",
     "GGUFInfo",
     "read_gguf_info",
     "tensor_table",
 ]
 
-# llama.cpp's LLAMA_FTYPE values (general.file_type) by name: the same numbers and names as
-# gguf-py's LlamaFileType (tests/test_quant.py checks it).
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
-    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE", 39: "NVFP4",
-    40: "Q1_0",
-}  # fmt: skip
-FLOAT_FILE_TYPES = frozenset(k for k, v in FILE_TYPES.items() if v in ("F32", "F16", "BF16"))
+    int(t): t.name.removeprefix("ALL_").removeprefix("MOSTLY_") for t in LlamaFileType if t.name != "GUESSED"
+}
+"""llama.cpp's LLAMA_FTYPE values (``general.file_type``) by name (``15`` → ``Q4_K_M``), from
+gguf-py's LlamaFileType."""
+FLOAT_TYPES = frozenset({"F32", "F16", "BF16"})
+"""The unquantized ggml types (file types and tensor types alike)."""
+FLOAT_FILE_TYPES = frozenset(k for k, v in FILE_TYPES.items() if v in FLOAT_TYPES)
 """The unquantized file types (what llama.cpp's quantizer and Ollama's create start from)."""
 
 CONVERTER_KEY = "react_harness.converter"

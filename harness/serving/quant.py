@@ -1,8 +1,8 @@
 """Quantization levels and the llama.cpp quantizer: the one home of what the levels are called,
 which llama.cpp file type each is, and which tensor types its mixture uses.
 
-``FILE_TYPES`` (llama.cpp's ``LLAMA_FTYPE``, ``general.file_type``) lives with the header reader
-in :mod:`harness.serving.gguf_info` and is re-exported here.
+``FILE_TYPES`` (llama.cpp's ``LLAMA_FTYPE``, ``general.file_type``) and ``FLOAT_TYPES`` live with
+the header reader in :mod:`harness.serving.gguf_info` and are re-exported here.
 
 :func:`quantize` is the one quantizer: ``python -m train.quantize``, ``harness build`` and
 ``harness register --quantize`` all run it, and each gets its report of k-quant fallbacks.
@@ -25,7 +25,7 @@ from typing import Any
 
 from harness._util.atomic import sha256_file, temp_beside
 from harness.errors import HarnessError
-from harness.serving.gguf_info import FILE_TYPES, GGUFError, read_gguf_info
+from harness.serving.gguf_info import FILE_TYPES, FLOAT_TYPES, GGUFError, read_gguf_info
 
 __all__ = [
     "FILE_TYPES", "FLOAT_LEVELS", "FLOAT_TYPES", "LEVELS", "LEVEL_ORDER", "QUANT_TYPES", "QuantResult",
@@ -56,7 +56,6 @@ LEVELS: dict[str, frozenset[str]] = {
     "q3_k_s": frozenset({"Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
     "q2_k": frozenset({"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}),
 }
-FLOAT_TYPES = {"F32", "F16", "BF16"}
 FLOAT_LEVELS = ("f32", "bf16", "f16")
 """The unquantized levels, widest first."""
 LEVEL_ORDER = FLOAT_LEVELS + tuple(LEVELS)

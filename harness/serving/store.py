@@ -32,6 +32,7 @@ from harness._util.atomic import atomic_write_text, sha256_file
 from harness._util.jsonfile import read_json
 from harness._util.paths import inside
 from harness.errors import HarnessError, UsageError
+from harness.serving import LOCAL_ALIASES
 from harness.serving.gguf_info import FLOAT_FILE_TYPES, GGUFError, GGUFInfo, read_gguf_info
 from harness.serving.modelfile import Modelfile
 
@@ -75,7 +76,7 @@ def harness_home() -> Path:
 def normalize_backend(backend: str) -> Where:
     """``auto`` / ``ollama`` / ``local`` (``llamacpp`` and ``embedded`` mean ``local``)."""
     b = backend.lower()
-    if b in ("local", "llamacpp", "embedded"):
+    if b in LOCAL_ALIASES:
         return "local"
     if b in ("auto", "ollama"):
         return b  # type: ignore[return-value]
