@@ -121,6 +121,9 @@ def test_metadata_rewrite_keeps_the_tensors(tmp_path: Path) -> None:
     w.close()
     from harness.serving.gguf_edit import set_metadata_string
 
+    info, raw = read_gguf_info(src), src.read_bytes()  # the one reader gives the spans gguf_edit splices
+    assert info.alignment == 64 and info.tensor_infos[1] <= info.data_end
+    assert all(raw[a + 8 : a + 8 + len(k)] == k.encode() for k, (a, _) in info.kv_spans.items())
     for value in ("a much longer chat template " * 7, "x"):
         dst = tmp_path / "out.gguf"
         set_metadata_string(src, dst, "tokenizer.chat_template", value)

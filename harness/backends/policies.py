@@ -64,11 +64,11 @@ class RandomPolicy:
         return _result(self._rng.choice(self._game.admissible_commands()))
 
 
-@register_backend("expert")
+@register_backend("expert", policy=True)
 def _expert(model: str = "", **kwargs) -> ExpertPolicy:
     return ExpertPolicy(model=model)
 
 
-@register_backend("random")
+@register_backend("random", policy=True)
 def _random(model: str = "", seed: int = 0, **kwargs) -> RandomPolicy:
     return RandomPolicy(model=model, seed=seed)

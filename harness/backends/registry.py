@@ -10,7 +10,8 @@ the ``react_harness.backends`` entry-point group (as llm's plugins or inspect_ai
     [project.entry-points."react_harness.backends"]
     mybackend = "my_pkg.backend:make"      # a factory, or a module that uses @register_backend
 
-``harness bench MODEL --backend mybackend`` then works like a built-in.
+``harness bench MODEL --backend mybackend`` then works like a built-in. A policy (plays without a
+model) registers with ``@register_backend("name", policy=True)``, and ``harness bench name`` plays it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Callable
 from types import ModuleType
+from typing import NamedTuple
 
 from harness.backends.base import Backend
 from harness.errors import UsageError
@@ -26,24 +28,37 @@ from harness.errors import UsageError
 Factory = Callable[..., Backend]
 ENTRY_POINT_GROUP = "react_harness.backends"
 
-# name -> module that registers it (imported lazily)
+
+class Builtin(NamedTuple):
+    module: str
+    """The module whose ``@register_backend`` registers it (imported only when it is used)."""
+    policy: bool = False
+    """What its ``register_backend(policy=...)`` says, known without importing it (a test checks)."""
+
+
 BUILTIN = {
-    "ollama": "harness.backends.ollama",
-    "openai": "harness.backends.openai",
-    "llamacpp": "harness.backends.llamacpp",
-    "scripted": "harness.backends.scripted",
-    "transformers": "harness.backends.hf",
-    "expert": "harness.backends.policies",
-    "random": "harness.backends.policies",
+    "ollama": Builtin("harness.backends.ollama"),
+    "openai": Builtin("harness.backends.openai"),
+    "llamacpp": Builtin("harness.backends.llamacpp"),
+    "scripted": Builtin("harness.backends.scripted", policy=True),
+    "transformers": Builtin("harness.backends.hf"),
+    "expert": Builtin("harness.backends.policies", policy=True),
+    "random": Builtin("harness.backends.policies", policy=True),
 }
-POLICIES = ("expert", "random", "scripted")
-"""Built-ins that play without a model (``harness bench expert``): the model name is the backend."""
 _FACTORIES: dict[str, Factory] = {}
+_POLICIES: set[str] = set()
 
 
-def register_backend(name: str) -> Callable[[Factory], Factory]:
+def register_backend(name: str, *, policy: bool = False) -> Callable[[Factory], Factory]:
+    """Register ``factory`` as backend ``name``; ``policy=True``: it plays without a model, so
+    ``harness bench name`` plays it (the model name is the backend)."""
+
     def deco(factory: Factory) -> Factory:
         _FACTORIES[name] = factory
+        if policy:
+            _POLICIES.add(name)
+        else:
+            _POLICIES.discard(name)
         return factory
 
     return deco
@@ -57,15 +72,26 @@ def available_backends() -> list[str]:
     return sorted(set(BUILTIN) | set(_FACTORIES) | set(_plugins()))
 
 
+def is_policy(name: str) -> bool:
+    """Whether backend ``name`` is a policy (built-in, registered, or a plugin's, loaded to see)."""
+    if name in _FACTORIES:
+        return name in _POLICIES
+    if name in BUILTIN:
+        return BUILTIN[name].policy
+    if name in _plugins():
+        _load(name)
+    return name in _POLICIES
+
+
 def backend_help(policies: bool = True) -> str:
     """``auto | ollama | …``: the built-in names a ``--backend`` option takes (the policies too,
     unless ``policies`` is false), for its help; plugins' names work as well."""
-    return " | ".join(["auto", *(n for n in BUILTIN if policies or n not in POLICIES)])
+    return " | ".join(["auto", *(n for n, b in BUILTIN.items() if policies or not b.policy)])
 
 
 def _load(name: str) -> None:
     if name in BUILTIN:
-        importlib.import_module(BUILTIN[name])
+        importlib.import_module(BUILTIN[name].module)
         return
     ep = _plugins().get(name)
     if ep is None:

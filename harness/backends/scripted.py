@@ -50,6 +50,6 @@ class ScriptedBackend:
         )
 
 
-@register_backend("scripted")
+@register_backend("scripted", policy=True)
 def _factory(model: str = "", **kwargs) -> ScriptedBackend:
     return ScriptedBackend(model=model, **kwargs)

@@ -10,7 +10,7 @@ import click
 
 from harness._util.cli import exit_interrupted
 from harness._util.paths import slug
-from harness.backends.registry import POLICIES, backend_help
+from harness.backends.registry import backend_help, is_policy
 from harness.cli._hosts import host_options
 
 
@@ -200,8 +200,8 @@ def _backend_factory(model: str, backend: str, seed: int, workers: int, console,
 
         first = [open_openai(model, None, openai_mode)]
         return "openai", (lambda: first.pop() if first else open_openai(model, None, openai_mode)), workers
-    if backend in POLICIES or (backend == "auto" and model in POLICIES):
-        name = backend if backend in POLICIES else model
+    if is_policy(backend) or (backend == "auto" and is_policy(model)):
+        name = backend if backend != "auto" else model
         return name, (lambda: create_backend(name, model=model, seed=seed)), workers
     from harness.backends.resolve import DEFAULT_MODEL, ensure_default_model, open_model, resolve_backend_name
     from harness.serving import LOCAL_ALIASES

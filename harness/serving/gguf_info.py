@@ -56,6 +56,12 @@ class GGUFInfo:
     tensor_count: int
     data_end: int = 0
     """Where the last tensor's data ends (bytes from the start of the file)."""
+    alignment: int = 32
+    """``general.alignment``: the data section starts at a multiple of it."""
+    kv_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """(start, end) file offsets of each metadata key/value entry (key, type and value), by key."""
+    tensor_infos: tuple[int, int] = (0, 0)
+    """(start, end) file offsets of the tensor table; the data section starts at ``end`` aligned."""
     architecture: str | None = None
     name: str | None = None
     file_type: int | None = None
@@ -140,16 +146,26 @@ def _read_header(fh: IO[bytes], p: Path, file_size: int) -> GGUFInfo:
         raise GGUFError(f"{p}: corrupt GGUF header (unknown value type {kind}); re-create the file")
 
     meta: dict[str, Any] = {}
+    spans: dict[str, tuple[int, int]] = {}
     for _ in range(kv_count):
+        start = fh.tell()
         key = string()
         meta[key] = value(num("<I"))
-    data_end, tensors = _check_tensors(fh, p, file_size, tensor_count, num, string, meta)
+        spans[key] = (start, fh.tell())
+    align = meta.get("general.alignment") or 32
+    if not isinstance(align, int) or align <= 0 or align & (align - 1):
+        raise GGUFError(f"{p}: corrupt GGUF header (general.alignment {align!r}); re-create the file")
+    infos_start = fh.tell()
+    data_end, tensors = _check_tensors(fh, p, file_size, tensor_count, num, string, align)
     arch = meta.get("general.architecture")
     ctx = meta.get(f"{arch}.context_length") if arch else None
     return GGUFInfo(
         version=version,
         tensor_count=tensor_count,
         data_end=data_end,
+        alignment=align,
+        kv_spans=spans,
+        tensor_infos=(infos_start, fh.tell()),
         architecture=arch,
         name=meta.get("general.name"),
         file_type=meta.get("general.file_type"),
@@ -176,10 +192,10 @@ def _type_sizes() -> dict[int, tuple[str, int, int]]:
 
 
 def _check_tensors(
-    fh: IO[bytes], p: Path, file_size: int, count: int, num: Any, string: Any, meta: dict
-) -> int:
-    """Read the tensor table after the metadata; check every tensor's data extent against the
-    file size. Returns where the data of the last tensor ends, and the table."""
+    fh: IO[bytes], p: Path, file_size: int, count: int, num: Any, string: Any, align: int
+) -> tuple[int, list[tuple[str, tuple[int, ...], str]]]:
+    """Read the tensor table after the metadata (leaving ``fh`` at its end); check every tensor's
+    data extent against the file size. Returns where the data of the last tensor ends, and the table."""
     if count == 0:
         return fh.tell(), []
     sizes = _type_sizes()
@@ -198,9 +214,6 @@ def _check_tensors(
                 f"{p}: tensor {name} has unknown type {kind}; re-create the file or update the harness"
             )
         tensors.append((name, dims, kind, offset))
-    align = meta.get("general.alignment") or 32
-    if not isinstance(align, int) or align <= 0 or align & (align - 1):
-        raise GGUFError(f"{p}: corrupt GGUF header (general.alignment {align!r}); re-create the file")
     start = -(-fh.tell() // align) * align
     end = start
     table = []
