@@ -157,7 +157,8 @@ def _print(console, results: dict) -> None:
 
     from harness.regress.report import level_table
 
-    head, rows = level_table(results)
+    levels = level_table(results)
+    head, rows = levels.columns, levels.rows
     keep = ["level", "bpw", "k-quant fallback", "success (95% CI)", "Δ success [95% CI]", "McNemar p", "agree base", "same reply",
             "agree expert", "mean KLD", "same top-1", "gates"]  # fmt: skip
     idx = [head.index(k) for k in keep]

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.report.table import Table
 from harness.serving.quant import FLOAT_LEVELS
 
 __all__ = ["CAUSES", "REPORT_VERSION", "findings", "stage_record", "to_markdown", "verdict"]
@@ -342,8 +343,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += [f"- {e}" for e in v["evidence"]] + [""]
     else:
         lines += ["No stage passes a threshold: every stage reproduces its parent.", ""]
-    lines += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(report)]
+    lines.append(Table(HEADERS, summary_rows(report)).to_markdown())
     th = report["thresholds"]
     lines += ["", f"Thresholds: KLD {th['kld_float']:g} (lossless steps), {th['kld_quant']:g} (quantization); "
               f"suite {report['suite']}, {report['conversations']} gold trajectories.", ""]  # fmt: skip

@@ -27,9 +27,7 @@ baseline fails the ``same_tokenizer`` check, whatever the gates say. Without ``-
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
@@ -47,6 +45,8 @@ from harness.regress.gates import GatesFile as GatesFile
 from harness.regress.gates import gates_for as gates_for
 from harness.regress.gates import load_gates as load_gates
 from harness.regress.gates import parse_gates as parse_gates
+from harness.report.plots import images, png, pyplot
+from harness.report.table import Cell, Table
 
 RESULTS_VERSION = 1
 
@@ -175,7 +175,6 @@ def failed(results: dict) -> list[dict]:
 # ---------------------------------------------------------------------------------- tables
 ANCHOR = ("llama.cpp README, Llama-3 8B on wikitext, mean KLD vs F16: Q8_0 0.0014 · Q6_K 0.0055 · "
           "Q5_K_M 0.011 · Q4_K_M 0.031 · Q4_0 0.072 · Q3_K_M 0.10 · Q2_K 0.45")  # fmt: skip
-Table = tuple[list[str], list[list[str]]]
 
 
 def _f(v: Any, spec: str) -> str:
@@ -197,7 +196,11 @@ def _status(results: dict, label: str) -> str:
     if not mine:
         return "–"
     bad = [g["gate"] for g in mine if g["status"] == "fail"]
-    return ("FAIL: " + ", ".join(bad)) if bad else f"pass ({sum(g['status'] == 'pass' for g in mine)})"
+    return (
+        Cell("FAIL: " + ", ".join(bad), css="FAIL")
+        if bad
+        else f"pass ({sum(g['status'] == 'pass' for g in mine)})"
+    )
 
 
 def level_table(results: dict) -> Table:
@@ -221,7 +224,7 @@ def level_table(results: dict) -> Table:
                      _f(m["agreement_baseline"], "{:.1%}"), _f(m["exact_agreement"], "{:.1%}"),
                      _f(m["agreement_expert"], "{:.1%}"), _f(m["mean_kld"], "{:.5f}"), _f(m["p99_kld"], "{:.5f}"),
                      _f(m["same_top1"], "{:.1%}"), _f(m["ppl_ratio"], "{:.4f}"), _status(results, label)])  # fmt: skip
-    return head, rows
+    return Table(head, rows)
 
 
 def _task_types(results: dict, pick: Any) -> list[str]:
@@ -241,7 +244,7 @@ def agreement_table(results: dict, which: str) -> Table:
     head = ["task type", *results["levels"]]
     rows = [[t] + [_f(by(r).get(t, {}).get("action_agreement"), "{:.0%}") for r in results["levels"].values()]
             for t in types]  # fmt: skip
-    return head, rows
+    return Table(head, rows)
 
 
 def delta_table(results: dict) -> Table:
@@ -254,20 +257,15 @@ def delta_table(results: dict) -> Table:
     head = ["task type", *results["levels"]]
     rows = [[t] + [(f"{by(r)[t]['delta']:+.0%} (p {by(r)[t]['p_value']:.2g})" if t in by(r) else "–")
                    for r in results["levels"].values()] for t in types]  # fmt: skip
-    return head, rows
+    return Table(head, rows)
 
 
 def gates_table(results: dict) -> Table:
     head = ["level", "gate", "threshold", "value", "result"]
-    rows = [[g["level"], g["gate"], f"{g['threshold']:g}", _f(g["value"], "{:.4g}"), g["status"].upper()]
+    rows = [[g["level"], g["gate"], f"{g['threshold']:g}", _f(g["value"], "{:.4g}"),
+             Cell("FAIL", css="FAIL") if g["status"] == "fail" else g["status"].upper()]
             for g in results["gates"]["results"]]  # fmt: skip
-    return head, rows
-
-
-def _md(table: Table) -> str:
-    head, rows = table
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    return Table(head, rows)
 
 
 def _summary(results: dict) -> str:
@@ -290,16 +288,16 @@ def _header(results: dict) -> tuple[str, str]:
 
 def render_markdown(results: dict) -> str:
     title, sub = _header(results)
-    parts = [f"# {title}", "", sub, "", f"**{_summary(results)}**", "", "## Levels", "", _md(level_table(results)),
+    parts = [f"# {title}", "", sub, "", f"**{_summary(results)}**", "", "## Levels", "", level_table(results).to_markdown(),
              "", "Δ success: paired vs the baseline (bootstrap 95 % interval), exact McNemar p; agree base / "
              "agree expert: teacher-forced action agreement (same command) on the baseline's / the expert's "
              "trajectories; same reply: teacher-forced replies identical to the baseline's; mean / p99 KLD, "
              "same top-1 and ppl ratio on the assistant tokens of the expert trajectories.", "", f"Reference ({ANCHOR}).", "",
-             "## Action agreement with the expert, per task type", "", _md(agreement_table(results, "expert")), "",
-             "## Action agreement with the baseline, per task type", "", _md(agreement_table(results, "baseline")),
-             "", "## Success delta per task type", "", _md(delta_table(results)), ""]  # fmt: skip
+             "## Action agreement with the expert, per task type", "", agreement_table(results, "expert").to_markdown(), "",
+             "## Action agreement with the baseline, per task type", "", agreement_table(results, "baseline").to_markdown(),
+             "", "## Success delta per task type", "", delta_table(results).to_markdown(), ""]  # fmt: skip
     if results["gates"]["results"]:
-        parts += ["## Gates", "", _md(gates_table(results)), ""]
+        parts += ["## Gates", "", gates_table(results).to_markdown(), ""]
     if notes := results["run"].get("notes"):
         parts += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(parts)
@@ -311,37 +309,10 @@ table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px soli
 td:first-child,th:first-child{text-align:left}.FAIL{color:#a00;font-weight:bold}img{max-width:32%;margin:4px}"""
 
 
-def _html_table(table: Table) -> str:
-    head, rows = table
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-
-    def td(c: str) -> str:
-        cls = ' class="FAIL"' if c.startswith("FAIL") else ""
-        return f"<td{cls}>{html.escape(c)}</td>"
-
-    return (
-        f"<table><tr>{th}</tr>"
-        + "".join("<tr>" + "".join(td(c) for c in r) + "</tr>" for r in rows)
-        + "</table>"
-    )
-
-
 def _plots(results: dict) -> list[str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if (plt := pyplot()) is None:
         return []
     out: list[str] = []
-
-    def emit(fig: Any) -> None:
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        out.append(base64.b64encode(buf.getvalue()).decode())
 
     rows = [(lb, r) for lb, r in results["levels"].items() if r.get("bpw")]
     if rows:
@@ -359,7 +330,7 @@ def _plots(results: dict) -> list[str]:
         ax.set(
             xlabel="bits per weight", ylabel="success", ylim=(-0.05, 1.05), title="Success vs bits per weight"
         )
-        emit(fig)
+        out.append(png(fig))
         kld = sorted(((lb, r) for lb, r in rows if r["metrics"]["mean_kld"]), key=lambda x: x[1]["bpw"])
         if kld:
             fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -372,9 +343,10 @@ def _plots(results: dict) -> list[str]:
             ax.set(xlabel="bits per weight", ylabel="KLD vs baseline", yscale="log")
             ax.set_title("KL divergence vs bits per weight")
             ax.legend(fontsize=8)
-            emit(fig)
+            out.append(png(fig))
     for which in ("baseline", "expert"):  # the baseline's trajectories isolate quantization damage
-        head, trows = agreement_table(results, which)
+        agree = agreement_table(results, which)
+        head, trows = agree.columns, agree.rows
         if any(c != "–" for r in trows for c in r[1:]):
             break
     else:
@@ -394,21 +366,21 @@ def _plots(results: dict) -> list[str]:
         title=f"Action agreement with the {which} per task type",
     )
     ax.legend(fontsize=6, ncol=4, loc="upper center")
-    emit(fig)
+    out.append(png(fig))
     return out
 
 
 def render_html(results: dict) -> str:
     title, sub = _header(results)
-    imgs = "".join(f'<img src="data:image/png;base64,{b}">' for b in _plots(results))
-    gates = f"<h2>Gates</h2>{_html_table(gates_table(results))}" if results["gates"]["results"] else ""
+    imgs = images(_plots(results))
+    gates = f"<h2>Gates</h2>{gates_table(results).to_html()}" if results["gates"]["results"] else ""
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in results["run"].get("notes") or [])
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{CSS}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p>
-<p><b>{_summary(results)}</b></p><h2>Levels</h2>{_html_table(level_table(results))}
+<p><b>{_summary(results)}</b></p><h2>Levels</h2>{level_table(results).to_html()}
 <p>Reference: {html.escape(ANCHOR)}.</p><div>{imgs}</div>
-<h2>Action agreement with the expert, per task type</h2>{_html_table(agreement_table(results, "expert"))}
-<h2>Action agreement with the baseline, per task type</h2>{_html_table(agreement_table(results, "baseline"))}
-<h2>Success delta per task type</h2>{_html_table(delta_table(results))}{gates}
+<h2>Action agreement with the expert, per task type</h2>{agreement_table(results, "expert").to_html()}
+<h2>Action agreement with the baseline, per task type</h2>{agreement_table(results, "baseline").to_html()}
+<h2>Success delta per task type</h2>{delta_table(results).to_html()}{gates}
 {"<h2>Notes</h2><ul>" + notes + "</ul>" if notes else ""}</body></html>
 """

@@ -16,6 +16,7 @@ from harness.bench.traces import EpisodeTrace, load_traces
 from harness.errors import HarnessError
 from harness.report.html import render_html
 from harness.report.markdown import metrics_table, render_markdown
+from harness.report.table import Table
 
 RESULTS_VERSION = 1
 
@@ -95,39 +96,25 @@ def compare_runs(run_dirs: list[str | Path]) -> str:
     task_types: list[str] = []
     for _, s, _ in runs:
         task_types += [t for t in s["by_task_type"] if t not in task_types]
-    head = "| task type | " + " | ".join(name for name, _, _ in runs) + " |"
-    sep = "|---|" + "---|" * len(runs)
-    lines = ["# Comparison", "", head, sep]
 
-    def cell(m, base) -> str:
-        if m is None:
-            return "–"
-        txt = f"{100 * m.success_rate:.1f}% ({m.successes}/{m.episodes})"
-        if base is not None and m is not base:
-            txt += f" {100 * (m.success_rate - base.success_rate):+.1f}"
-        return txt
-
-    for t in [*task_types, "overall"]:
-        ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
-        base = ms[0]
-        lines.append(f"| {t} | " + " | ".join(cell(m, base) for m in ms) + " |")
-    lines += ["", "Progress rate:", "", head, sep]
-    for t in [*task_types, "overall"]:
-        ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
-        base = ms[0]
-        cells = []
-        for m in ms:
+    def table(rate: str, counts: bool, caption: str | None = None) -> Table:
+        def cell(m, base) -> str:
             if m is None:
-                cells.append("–")
-            else:
-                d = (
-                    ""
-                    if base is None or m is base
-                    else f" {100 * (m.progress_rate - base.progress_rate):+.1f}"
-                )
-                cells.append(f"{100 * m.progress_rate:.1f}%{d}")
-        lines.append(f"| {t} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+                return "–"
+            txt = f"{100 * getattr(m, rate):.1f}%" + (f" ({m.successes}/{m.episodes})" if counts else "")
+            if base is not None and m is not base:
+                txt += f" {100 * (getattr(m, rate) - getattr(base, rate)):+.1f}"
+            return txt
+
+        rows = []
+        for t in [*task_types, "overall"]:
+            ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
+            rows.append([t, *(cell(m, ms[0]) for m in ms)])
+        return Table(["task type", *(name for name, _, _ in runs)], rows, caption=caption)
+
+    parts = ["# Comparison", "", table("success_rate", True).to_markdown(), ""]
+    parts.append(table("progress_rate", False, caption="Progress rate:").to_markdown())
+    return "\n".join(parts) + "\n"
 
 
 __all__ = ["compare_runs", "load_run", "metrics_table", "results_dict", "write_reports"]

@@ -3,12 +3,12 @@ episode's trace rendered as a readable transcript (linked from the episode table
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 from harness.bench.traces import EpisodeTrace
-from harness.report.markdown import COLUMNS, _cell
+from harness.report.markdown import EPISODE_COLUMNS, metrics_table
+from harness.report.plots import images, png, pyplot
+from harness.report.table import Cell, Table
 from harness.world.world import SHORT_NAMES
 
 CSS = """
@@ -22,23 +22,11 @@ td:first-child,th:first-child{text-align:left}.won{color:#070}.lost{color:#a00}
 
 def _plots(results: dict, traces: list[EpisodeTrace]) -> list[str]:
     """PNG plots as base64 strings (empty when matplotlib is missing)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if (plt := pyplot()) is None:
         return []
     out = []
     by = results["by_task_type"]
     names = [SHORT_NAMES.get(k, k) for k in by]
-
-    def emit(fig) -> None:
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
-        out.append(base64.b64encode(buf.getvalue()).decode())
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     xs = range(len(names))
@@ -48,20 +36,20 @@ def _plots(results: dict, traces: list[EpisodeTrace]) -> list[str]:
     ax.set_ylim(0, 1)
     ax.set_title("Success and progress by task type")
     ax.legend(fontsize=8)
-    emit(fig)
+    out.append(png(fig))
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.hist([len(t.steps) for t in traces], bins=range(0, max((len(t.steps) for t in traces), default=1) + 2))
     ax.set_title("Steps per episode")
     ax.set_xlabel("steps")
-    emit(fig)
+    out.append(png(fig))
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.bar(names, [m["invalid_rate"] for m in by.values()], color="#c55")
     ax.set_ylim(0, 1)
     ax.set_title("Invalid-command rate by task type")
     ax.tick_params(axis="x", rotation=20, labelsize=8)
-    emit(fig)
+    out.append(png(fig))
     return out
 
 
@@ -84,23 +72,13 @@ def _trace_html(i: int, t: EpisodeTrace) -> str:
 def render_html(results: dict, traces: list[EpisodeTrace]) -> str:
     run = results.get("run", {})
     o = results["overall"]
-    head = "".join(f"<th>{h}</th>" for _, h, _ in COLUMNS)
-
-    def row(name: str, m: dict) -> str:
-        return (
-            f"<tr><td>{html.escape(name)}</td>"
-            + "".join(f"<td>{_cell(m, k, f)}</td>" for k, _, f in COLUMNS)
-            + "</tr>"
-        )
-
-    table = "".join(row(k, m) for k, m in results["by_task_type"].items()) + row("overall", o)
-    imgs = "".join(f'<img src="data:image/png;base64,{b}">' for b in _plots(results, traces))
-    eps = "".join(
-        f'<tr><td><a href="#ep{i}">{html.escape(t.game_id)}</a></td><td>{t.task_type}</td>'
-        f'<td class="{"won" if t.won else "lost"}">{"yes" if t.won else "no"}</td><td>{t.progress:.0%}</td>'
-        f"<td>{len(t.steps)}</td><td>{t.expert_steps if t.expert_steps is not None else '–'}</td><td>{t.ended}</td></tr>"
+    table = metrics_table([*results["by_task_type"].items(), ("overall", o)]).to_html()
+    imgs = images(_plots(results, traces))
+    eps = [
+        [Cell(t.game_id, href=f"#ep{i}"), t.task_type, Cell("yes" if t.won else "no", css="won" if t.won else "lost"),
+         f"{t.progress:.0%}", str(len(t.steps)), str(t.expert_steps) if t.expert_steps is not None else "–", str(t.ended)]
         for i, t in enumerate(traces)
-    )
+    ]  # fmt: skip
     details = "\n".join(_trace_html(i, t) for i, t in enumerate(traces))
     title = f"Bench: {html.escape(str(run.get('model', '?')))} on {html.escape(str(run.get('suite', '?')))}"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style></head>
@@ -109,9 +87,9 @@ def render_html(results: dict, traces: list[EpisodeTrace]) -> str:
 · max steps {run.get("max_steps", "?")} · seed {run.get("seed", "?")}</p>
 <p><b>Success {o["success_rate"]:.1%}</b> ({o["successes"]}/{o["episodes"]}, 95% CI {o["success_ci"][0]:.1%}–{o["success_ci"][1]:.1%})
 · progress {o["progress_rate"]:.1%}</p>
-<table><tr><th></th>{head}</tr>{table}</table>
+{table}
 <div>{imgs}</div>
-<h2>Episodes</h2><table><tr><th>game</th><th>task type</th><th>won</th><th>progress</th><th>steps</th><th>expert</th><th>ended</th></tr>{eps}</table>
+<h2>Episodes</h2>{Table(EPISODE_COLUMNS, eps).to_html()}
 <h2>Traces</h2>{details}
 </body></html>
 """

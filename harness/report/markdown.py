@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from harness.report.table import Table
+
 COLUMNS = [
     ("episodes", "n", "{}"),
     ("success_rate", "success", "{:.1%}"),
@@ -15,6 +17,8 @@ COLUMNS = [
     ("efficiency", "efficiency", "{:.2f}"),
 ]
 
+EPISODE_COLUMNS = ["game", "task type", "won", "progress", "steps", "expert", "ended"]
+
 
 def _cell(m: dict, key: str, fmt: str | None) -> str:
     v = m.get(key)
@@ -26,11 +30,13 @@ def _cell(m: dict, key: str, fmt: str | None) -> str:
     return fmt.format(v) if fmt else str(v)
 
 
-def metrics_table(rows: list[tuple[str, dict]]) -> str:
-    head = "| | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    sep = "|---|" + "---:|" * len(COLUMNS)
-    body = [f"| {name} | " + " | ".join(_cell(m, k, f) for k, _, f in COLUMNS) + " |" for name, m in rows]
-    return "\n".join([head, sep, *body])
+def metrics_table(rows: list[tuple[str, dict]]) -> Table:
+    """The metrics of each (name, metrics dict) row, one column per entry of ``COLUMNS``."""
+    return Table(
+        ["", *(c[1] for c in COLUMNS)],
+        [[name, *(_cell(m, k, f) for k, _, f in COLUMNS)] for name, m in rows],
+        align="l" + "r" * len(COLUMNS),
+    )
 
 
 def render_markdown(results: dict) -> str:
@@ -46,7 +52,7 @@ def render_markdown(results: dict) -> str:
         f"{o['success_ci'][0]:.1%}–{o['success_ci'][1]:.1%}) · progress {o['progress_rate']:.1%}"
         f" · errors {o['errors']} · timeouts {o.get('timeouts', 0)}",
         "",
-        metrics_table([*results["by_task_type"].items(), ("**overall**", o)]),
+        metrics_table([*results["by_task_type"].items(), ("**overall**", o)]).to_markdown(),
         "",
     ]
     lost = o.get("lost_at") or {}
@@ -83,18 +89,12 @@ def render_markdown(results: dict) -> str:
         ("latency / step (s)", o.get("latency_per_step_s"), "{:.3f}"),
         ("generation tokens / s", o.get("gen_tokens_per_s"), "{:.1f}"),
     ]
-    lines += ["| performance | |", "|---|---:|"]
-    lines += [f"| {k} | {f.format(v) if v is not None else '–'} |" for k, v, f in perf]
-    lines += [
-        "",
-        "## Episodes",
-        "",
-        "| game | task type | won | progress | steps | expert | ended |",
-        "|---|---|---|---:|---:|---:|---|",
-    ]
-    for e in results["episodes"]:
-        lines.append(
-            f"| {e['game_id']} | {e['task_type']} | {'yes' if e['won'] else 'no'} | {e['progress']:.0%} | "
-            f"{e['steps']} | {e['expert_steps'] if e['expert_steps'] is not None else '–'} | {e['ended']} |"
-        )
+    perf_rows = [[k, f.format(v) if v is not None else "–"] for k, v, f in perf]
+    lines += [Table(["performance", ""], perf_rows, align="lr").to_markdown(), "", "## Episodes", ""]
+    episodes = [
+        [e["game_id"], e["task_type"], "yes" if e["won"] else "no", f"{e['progress']:.0%}", str(e["steps"]),
+         str(e["expert_steps"]) if e["expert_steps"] is not None else "–", str(e["ended"])]
+        for e in results["episodes"]
+    ]  # fmt: skip
+    lines.append(Table(EPISODE_COLUMNS, episodes, align="lllrrrl").to_markdown())
     return "\n".join(lines) + "\n"
