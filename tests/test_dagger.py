@@ -224,3 +224,39 @@ def test_build_data_step_adds_the_recipes_recoveries(tmp_path, monkeypatch) -> N
     state = json.loads((tmp_path / "b" / "build.json").read_text())
     assert state["steps"]["data"]["inputs"] != first
     assert json.loads((tmp_path / "data" / "manifest.json").read_text())["recoveries"]["per_game"] == 2
+
+
+def test_build_data_step_adds_the_recipes_dagger_records(tmp_path, monkeypatch) -> None:
+    """``data_dagger`` in a recipe makes the build's data step add DAgger records (here the random
+    policy's states on the train games, labelled by the expert) after the expert's conversations."""
+    import json
+
+    import train.sft
+    from train.build import Builder, BuildPlan
+
+    class Stop(Exception):
+        pass
+
+    def stop(*_a, **_k):
+        raise Stop
+
+    monkeypatch.setattr(train.sft, "train_sft", stop)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"base_model: tiny:qwen2\ndata_suite: synthetic-smoke\ndata_dagger: random\ndata_dagger_per_episode: 1\n"
+        f"dataset_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'run'}\n"
+    )
+    with pytest.raises(Stop):
+        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    data = json.loads((tmp_path / "data" / "react_train_sharegpt.json").read_text())
+    assert manifest["dagger"]["model"] == "random" and manifest["dagger"]["per_episode"] == 1
+    assert 0 < manifest["dagger"]["records"] <= manifest["dagger"]["episodes_played"]
+    assert sum("supervise_from" in r for r in data) == manifest["dagger"]["records"]
+    assert len(data) - manifest["dagger"]["records"] == len(manifest["train_games"])
+    first = json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"]
+    recipe.write_text(recipe.read_text().replace("per_episode: 1", "per_episode: 2"))
+    with pytest.raises(Stop):
+        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
+    assert json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"] != first
+    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["dagger"]["per_episode"] == 2

@@ -42,6 +42,11 @@ class Recipe:
     data_recoveries: int = 0
     """Recovery conversations per training game that ``harness build``'s data step adds to the
     expert's (``harness data --recoveries``: one slip, the expert's way back supervised)."""
+    data_dagger: str | None = None
+    """A model (``NAME:level``) or a bench run folder of it on the training games whose states
+    ``harness build``'s data step labels with the expert (``harness data --dagger``)."""
+    data_dagger_per_episode: int = 2
+    """DAgger conversations per played episode: its first states off the expert's path."""
     modelfile: str | None = None
     """Modelfile ``harness build`` registers the levels with: a path, or the name of a shipped one
     (``smollm2-react``); default ``qwen2.5-react``."""
@@ -172,6 +177,7 @@ def recipe_from_dict(
         "cutoff_len",
         "save_steps",
         "eval_steps",
+        "data_dagger_per_episode",
     ):
         if getattr(r, key) < 1:
             raise RecipeError(f"{where(key)}: {key} must be ≥ 1")
