@@ -193,9 +193,9 @@ def test_cli_adds_recoveries_to_the_train_file(tmp_path) -> None:
     assert f"recoveries: {rec['records']} conversations" in res.output
 
 
-def test_build_data_step_adds_the_recipes_recoveries(tmp_path, monkeypatch) -> None:
-    """``data_recoveries`` in a recipe reaches the build's data step (and its inputs, so a
-    changed value redoes the data)."""
+def _build_data_step(tmp_path, monkeypatch, data_keys: str) -> tuple[dict, str]:
+    """Run ``harness build``'s pipeline on a tiny recipe with ``data_keys`` (YAML lines) up to the
+    SFT step (stopped there); returns the data manifest and the data step's recorded inputs."""
     import json
 
     import train.sft
@@ -208,22 +208,24 @@ def test_build_data_step_adds_the_recipes_recoveries(tmp_path, monkeypatch) -> N
         raise Stop
 
     monkeypatch.setattr(train.sft, "train_sft", stop)
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(
-        f"base_model: tiny:qwen2\ndata_suite: synthetic-smoke\ndata_recoveries: 1\n"
+    (tmp_path / "r.yaml").write_text(
+        f"base_model: tiny:qwen2\ndata_suite: synthetic-smoke\n{data_keys}"
         f"dataset_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'run'}\n"
     )
     with pytest.raises(Stop):
-        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
+        Builder(BuildPlan("t", tmp_path / "b", recipe=tmp_path / "r.yaml"), log=lambda s: None).run()
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    return manifest, json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"]
+
+
+def test_build_data_step_adds_the_recipes_recoveries(tmp_path, monkeypatch) -> None:
+    """``data_recoveries`` in a recipe reaches the build's data step (and its inputs, so a
+    changed value redoes the data)."""
+    manifest, first = _build_data_step(tmp_path, monkeypatch, "data_recoveries: 1\n")
     assert manifest["recoveries"]["records"] > 0
-    first = json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"]
-    recipe.write_text(recipe.read_text().replace("data_recoveries: 1", "data_recoveries: 2"))
-    with pytest.raises(Stop):
-        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
-    state = json.loads((tmp_path / "b" / "build.json").read_text())
-    assert state["steps"]["data"]["inputs"] != first
-    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["recoveries"]["per_game"] == 2
+    manifest, second = _build_data_step(tmp_path, monkeypatch, "data_recoveries: 2\n")
+    assert second != first
+    assert manifest["recoveries"]["per_game"] == 2
 
 
 def test_build_data_step_adds_the_recipes_dagger_records(tmp_path, monkeypatch) -> None:
@@ -231,32 +233,13 @@ def test_build_data_step_adds_the_recipes_dagger_records(tmp_path, monkeypatch) 
     policy's states on the train games, labelled by the expert) after the expert's conversations."""
     import json
 
-    import train.sft
-    from train.build import Builder, BuildPlan
-
-    class Stop(Exception):
-        pass
-
-    def stop(*_a, **_k):
-        raise Stop
-
-    monkeypatch.setattr(train.sft, "train_sft", stop)
-    recipe = tmp_path / "r.yaml"
-    recipe.write_text(
-        f"base_model: tiny:qwen2\ndata_suite: synthetic-smoke\ndata_dagger: random\ndata_dagger_per_episode: 1\n"
-        f"dataset_dir: {tmp_path / 'data'}\noutput_dir: {tmp_path / 'run'}\n"
-    )
-    with pytest.raises(Stop):
-        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
-    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    keys = "data_dagger: random\ndata_dagger_per_episode: {}\n"
+    manifest, first = _build_data_step(tmp_path, monkeypatch, keys.format(1))
     data = json.loads((tmp_path / "data" / "react_train_sharegpt.json").read_text())
     assert manifest["dagger"]["model"] == "random" and manifest["dagger"]["per_episode"] == 1
     assert 0 < manifest["dagger"]["records"] <= manifest["dagger"]["episodes_played"]
     assert sum("supervise_from" in r for r in data) == manifest["dagger"]["records"]
     assert len(data) - manifest["dagger"]["records"] == len(manifest["train_games"])
-    first = json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"]
-    recipe.write_text(recipe.read_text().replace("per_episode: 1", "per_episode: 2"))
-    with pytest.raises(Stop):
-        Builder(BuildPlan("t", tmp_path / "b", recipe=recipe), log=lambda s: None).run()
-    assert json.loads((tmp_path / "b" / "build.json").read_text())["steps"]["data"]["inputs"] != first
-    assert json.loads((tmp_path / "data" / "manifest.json").read_text())["dagger"]["per_episode"] == 2
+    manifest, second = _build_data_step(tmp_path, monkeypatch, keys.format(2))
+    assert second != first
+    assert manifest["dagger"]["per_episode"] == 2
