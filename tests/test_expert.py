@@ -51,3 +51,65 @@ def test_expert_solves_5000_synthetic_games() -> None:
         assert steps[-1].won, w.path
         longest = max(longest, len(steps))
     assert longest <= 50
+
+
+def _synthetic_trajectories(n: int):
+    from harness.world.generator import generate_world
+    from harness.world.world import TASK_TYPES
+
+    for i in range(n):
+        yield solve(generate_world(TASK_TYPES[i % 6], i))
+
+
+def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order() -> None:
+    """A search thought names at most SEARCH_BATCH receptacles (it must fit a 64-token reply),
+    the search then goes to them in that order, and a search that outlasts its list says so and
+    names the next ones."""
+    import re
+
+    from harness.world.expert import SEARCH_BATCH
+
+    continued = 0
+    for steps in _synthetic_trajectories(600):
+        for i, s in enumerate(steps):
+            m = re.search(r"(?:more likely to appear in|I can check) (.*)\.$", s.text)
+            if not (s.is_thought and m):
+                continue
+            names = m.group(1).split(", ")
+            assert 1 <= len(names) <= SEARCH_BATCH, s.text
+            continued += s.text.startswith("think: No ")
+            # the visits up to the next thought (the object turned up, or the list ran out)
+            nxt = next((j for j in range(i + 1, len(steps)) if steps[j].is_thought), len(steps))
+            gone: list[str] = []  # where it already stands, a receptacle is examined or opened
+            for t in steps[i + 1 : nxt]:
+                r = re.sub(r"^(go to|examine|open) ", "", t.text)
+                if r != t.text and r not in gone:
+                    gone.append(r)
+            assert gone and gone == names[: len(gone)], (s.text, gone)
+    assert continued > 0  # long searches occur in 600 games, and are continued in a new thought
+
+
+def test_objects_needed_later_are_noted_then_recalled() -> None:
+    """The lamp of a look task or the second object of a pick-two task, seen before it is
+    needed, is noted in a thought right after the observation that shows it; when it is needed,
+    a thought recalls where it is and the next command goes there."""
+    import re
+
+    noted = recalled = 0
+    for steps in _synthetic_trajectories(600):
+        for i, s in enumerate(steps):
+            m = re.search(r"I also see a (\w+) \((\d+)\)", s.text)
+            if m:
+                noted += 1
+                shown = steps[i - 1].observation
+                assert f"{m.group(1)} {m.group(2)}" in shown, (s.text, shown)
+            m = re.fullmatch(r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text)
+            if m:
+                recalled += 1
+                assert steps[i + 1].text == f"go to {m.group(3)}"
+                assert f"{m.group(1)} {m.group(2)}" in steps[i + 1].observation
+                assert any(
+                    f"{m.group(1)} {m.group(2)}" in t.observation and m.group(3) in t.observation
+                    for t in steps[:i]
+                )
+    assert noted > 0 and recalled > 0

@@ -22,6 +22,9 @@ _TRANSFORM_PROP = {"clean": "cleanable", "heat": "heatable", "cool": "coolable"}
 _TRANSFORMED = {"clean": "isclean", "heat": "ishot", "cool": "iscool"}
 
 
+SEARCH_BATCH = 5  # receptacles named per search thought: at most ~50 tokens, a reply has 64
+
+
 class ExpertFailed(RuntimeError):
     """The planner could not solve the game (it is unsolvable with what is there)."""
 
@@ -57,6 +60,9 @@ class _Planner:
         self.seen: dict[str, str] = {}  # object id -> receptacle id where it was last seen
         self.checked: set[str] = set()
         self.placed: set[str] = set()
+        self.later: list[tuple[str | None, str | None]] = []  # (type, property) needed after this search
+        self.noted: set[str] = set()
+        self.pending_note = ""  # said at the end of the next "Now I find ..." thought
         self.game.reset()
 
     # -- acting --------------------------------------------------------------------------
@@ -113,10 +119,20 @@ class _Planner:
         return None
 
     def find(self, otype: str | None, prop: str | None = None, *, exclude_recs: frozenset = frozenset()):
-        """Search until an object of ``otype`` (with static property ``prop``) is seen."""
+        """Search until an object of ``otype`` (with static property ``prop``) is seen; when one
+        was seen earlier, say where and go there."""
         w, word = self.w, _type_word(otype)
         hit = self._known(otype, prop)
         if hit:
+            o, where = hit
+            if where not in self.game.receptacles_here():
+                # Recalling it in a thought turns a look far back in the history into a copy of
+                # one line the model wrote itself (see _note_for_later).
+                self.think(
+                    f"I saw a {word} ({self.name(o).split()[-1]}) in/on {self.name(where)} earlier. "
+                    f"Next, I need to go to {self.name(where)}."
+                )
+                self.go(where)
             return hit
         score = {r: prior(otype or "", w.rtype.get(r, "")) for r in w.receptacles}
         likely = sorted((r for r in w.receptacles if score[r] > 0), key=lambda r: -score[r])
@@ -127,24 +143,51 @@ class _Planner:
         ]
         others = [r for r in w.receptacles if r not in likely]
         order = [r for r in likely + others if r not in self.checked and r not in exclude_recs]
-        if likely:
-            names = [self.name(r) for r in likely if r not in self.checked and r not in exclude_recs]
-            if names:
-                # Every receptacle by name, in the order they will be visited (not ReAct's grouped
-                # ``cabinet (1-4)``): a model that writes this list can find where it stands in it by
-                # the last ``go to X`` and continue with the name after X, which is how a small
-                # fine-tune avoids cycling over the same few receptacles during a search.
-                self.think(
-                    f"First I need to find a {word}. A {word} is more likely to appear in "
-                    f"{', '.join(names)}. I can check one by one, starting with {names[0]}."
-                )
-        for r in order:
-            self.visit(r)
-            hit = self._known(otype, prop)
-            if hit:
-                o, where = hit
-                return o, where
+        first = True
+        while order:
+            # The receptacles to check next, by name, in the order they will be visited, a few
+            # at a time: a model continues the list from its last ``go to X``, and a short list
+            # fits a reply (bench's num_predict is 64 tokens) where a room's 30 names do not.
+            batch = order[:SEARCH_BATCH]
+            names = ", ".join(self.name(r) for r in batch)
+            if first and batch[0] in likely:
+                self.think(f"First I need to find a {word}. A {word} is more likely to appear in {names}.")
+            elif first:
+                self.think(f"First I need to find a {word}. I can check {names}.")
+            else:
+                self.think(f"No {word} so far. Next, I can check {names}.")
+            first = False
+            for r in batch:
+                self.visit(r)
+                hit = self._known(otype, prop)
+                self._note_for_later(r, skip=hit[0] if hit else None)
+                if hit:
+                    return hit
+            order = [r for r in order if r not in self.checked]
         raise ExpertFailed(f"no {word} found in any receptacle")
+
+    def _note_for_later(self, r: str, *, skip: str | None) -> None:
+        """Say so when ``r`` shows an object the plan needs after the current search (the lamp
+        of a look task, the second object of a pick-two task), so that the later recall copies
+        this thought rather than an observation many turns back."""
+        extra = [
+            o
+            for o in self.game.contents(r)
+            if o != skip and o not in self.noted and any(self._matches(o, t, p) for t, p in self.later)
+        ]
+        if not extra:
+            return
+        o = extra[0]
+        self.noted.add(o)
+        word, num = _type_word(self.w.otype.get(o)), self.name(o).split()[-1]
+        if skip is not None:
+            self.pending_note = f" I also see a {word} ({num}) here, for later."
+        else:
+            self.think(f"I also see a {word} ({num}) in/on {self.name(r)}, for later.")
+
+    def _pop_note(self) -> str:
+        note, self.pending_note = self.pending_note, ""
+        return note
 
     def take(self, o: str, r: str) -> None:
         if r not in self.game.receptacles_here():
@@ -191,8 +234,12 @@ class _Planner:
             self.think(
                 f"To solve the task, I need to find and take a {obj_word}, then find and use a {lamp_word}."
             )
+            self.later = [(spec.toggle_type, "toggleable")]
             o, r = self.find(spec.object_type)
-            self.think(f"Now I find a {obj_word} ({self.name(o).split()[-1]}). Next, I need to take it.")
+            self.later = []
+            self.think(
+                f"Now I find a {obj_word} ({self.name(o).split()[-1]}). Next, I need to take it.{self._pop_note()}"
+            )
             self.take(o, r)
             self.think(
                 f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
@@ -227,9 +274,11 @@ class _Planner:
                 for r in self.w.receptacles
                 if k > 0 and any(o in self.placed for o in self.game.contents(r))
             )
+            self.later = [(spec.object_type, prop)] if k + 1 < spec.count else []
             o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
+            self.later = []
             num = self.name(o).split()[-1]
-            self.think(f"Now I find a {obj_word} ({num}). Next, I need to take it.")
+            self.think(f"Now I find a {obj_word} ({num}). Next, I need to take it.{self._pop_note()}")
             self.take(o, r)
             if transform:
                 self.think(
