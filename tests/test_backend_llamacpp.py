@@ -13,6 +13,7 @@ import pytest
 
 from harness.backends import ChatOptions
 from harness.backends.llamacpp import _find_stop, _partial_stop
+from harness.backends.ollama_semantics import generate_text
 from harness.serving.modelfile import Modelfile, load
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +36,51 @@ def test_partial_stop_holds_back_possible_starts() -> None:
     assert _partial_stop("hello <|im", ["<|im_end|>"]) == 4
     assert _partial_stop("hello", ["<|im_end|>"]) == 0
     assert _partial_stop("ab", ["bc", "abx"]) == 2
+
+
+class Spelled:
+    """A TokenSource whose token i completes ``pieces[i]``; token ``len(pieces)`` ends the generation."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces, self.next = pieces, 0
+
+    def full(self) -> bool:
+        return False
+
+    def sample(self) -> int:
+        return self.next
+
+    def is_eog(self, token: int) -> bool:
+        return token >= len(self.pieces)
+
+    def piece(self, token: int) -> str:
+        return self.pieces[token]
+
+    def flush(self) -> str:
+        return ""
+
+    def advance(self, token: int) -> None:
+        self.next = token + 1
+
+
+def generated(pieces: list[str], stops: list[str], limit: int, deadline: float = float("inf")):  # type: ignore[no-untyped-def]
+    gen, out = generate_text(Spelled(pieces), stops, limit, deadline), []
+    while True:
+        try:
+            out.append(next(gen))
+        except StopIteration as done:
+            return out, done.value
+
+
+def test_generate_text_cuts_a_stop_spelled_across_tokens_and_ends_at_num_predict() -> None:
+    pieces = ["Hello", " wor", "ld<|im", "_end|>", " more"]
+    # "<|im" is held back, then "_end|>" completes the stop: the reply ends before it, none of it shown
+    assert generated(pieces, ["<|im_end|>"], 0) == (["Hello", " wor", "ld"], ("stop", 4))
+    # num_predict: "length"; what was held back as a possible stop comes out at the end
+    assert generated(pieces, ["<|im_end|>"], 3) == (["Hello", " wor", "ld", "<|im"], ("length", 3))
+    # the end-of-generation token ends it with "stop" and is counted; a past deadline gives "timeout"
+    assert generated(pieces[:2], [], 0) == (["Hello", " wor"], ("stop", 3))
+    assert generated(pieces, [], 0, deadline=0.0) == ([], ("timeout", 0))
 
 
 # ------------------------------------------------------------------------------ real model

@@ -40,10 +40,10 @@ from harness.backends.base import BackendUnavailable, ChatOptions, ChatResult, E
 from harness.backends.ollama_semantics import (
     StreamingChat,
     ThinkingStream,
-    find_stop,
     fit_prompt,
+    generate_text,
     layer_options,
-    partial_stop,
+    reusable_prefix,
     stream_content,
     thinking_stream,
 )
@@ -303,11 +303,8 @@ class HFBackend(StreamingChat):
         torch = _torch()
         from transformers import DynamicCache
 
-        start = 0
-        if self.reuse_kv and self._cache is not None:
-            limit = min(len(self._cached), len(tokens) - 1)
-            while start < limit and self._cached[start] == tokens[start]:
-                start += 1
+        reuse = self.reuse_kv and self._cache is not None
+        start = reusable_prefix(self._cached, tokens, 1) if reuse else 0
         if start == 0:
             self._cache = DynamicCache()
         else:
@@ -323,49 +320,49 @@ class HFBackend(StreamingChat):
 
     def _generate(self, logits: Any, prompt: list[int], opts: dict[str, Any], deadline: float) -> Any:
         """Generator of text pieces; returns (done_reason, generated token count)."""
-        torch = _torch()
-        n_prompt = len(prompt)
+        source = _Tokens(self, logits, prompt, opts)
         stops = [s for s in opts["stop"] if s]
-        limit = int(opts["num_predict"])
-        gen = torch.Generator(device="cpu")
+        return (yield from generate_text(source, stops, int(opts["num_predict"]), deadline))
+
+
+class _Tokens:
+    """:class:`HFBackend`'s :class:`~harness.backends.ollama_semantics.TokenSource`: ``sample``
+    over the last logits, text by detokenizing all generated ids (held back while it ends in an
+    incomplete UTF-8 sequence, U+FFFD at its end), one forward pass a token."""
+
+    def __init__(self, be: HFBackend, logits: Any, prompt: list[int], opts: dict[str, Any]) -> None:
+        torch = _torch()
+        self.be, self.logits, self.prompt, self.opts = be, logits, prompt, opts
+        self.gen = torch.Generator(device="cpu")
         seed = int(opts["seed"])
-        gen.manual_seed(seed if seed >= 0 else int(time.time_ns()) & 0xFFFFFFFF)
-        ids: list[int] = []
-        decoded, pending, cut, reason = "", "", None, "length"
-        while True:
-            if time.perf_counter() > deadline:
-                reason = "timeout"
-                break
-            if n_prompt + len(ids) >= self.n_ctx:
-                break
-            token = sample(logits, prompt + ids, opts, gen)
-            if token in self.eog_ids:
-                ids.append(token)
-                reason = "stop"
-                break
-            ids.append(token)
-            text = self.detokenize(ids)
-            if not text.endswith("\ufffd"):  # hold back an incomplete UTF-8 sequence
-                pending += text[len(decoded) :]
-                decoded = text
-            cut = find_stop(pending, stops)
-            if cut is not None:
-                pending = pending[:cut]
-                reason = "stop"
-                break
-            hold = partial_stop(pending, stops)
-            if len(pending) > hold:
-                yield pending[: len(pending) - hold]
-                pending = pending[len(pending) - hold :]
-            if 0 < limit <= len(ids):
-                break
-            logits = self._forward(torch.tensor([[token]], device=self.device)).logits[0, -1].float()
-        if cut is None:  # flush what was held back (an incomplete character, a partial stop)
-            body = ids[:-1] if ids and ids[-1] in self.eog_ids else ids
-            pending += self.detokenize(body)[len(decoded) :]
-        if pending:
-            yield pending
-        return reason, len(ids)
+        self.gen.manual_seed(seed if seed >= 0 else int(time.time_ns()) & 0xFFFFFFFF)
+        self.ids: list[int] = []  # generated, the end-of-generation token included
+        self.decoded = ""  # the text of ``ids`` given out so far
+
+    def full(self) -> bool:
+        return len(self.prompt) + len(self.ids) >= self.be.n_ctx
+
+    def sample(self) -> int:
+        self.ids.append(sample(self.logits, self.prompt + self.ids, self.opts, self.gen))
+        return self.ids[-1]
+
+    def is_eog(self, token: int) -> bool:
+        return token in self.be.eog_ids
+
+    def piece(self, token: int) -> str:
+        text = self.be.detokenize(self.ids)
+        if text.endswith("\ufffd"):  # hold back an incomplete UTF-8 sequence
+            return ""
+        new, self.decoded = text[len(self.decoded) :], text
+        return new
+
+    def flush(self) -> str:
+        body = self.ids[:-1] if self.ids and self.is_eog(self.ids[-1]) else self.ids
+        return self.be.detokenize(body)[len(self.decoded) :]
+
+    def advance(self, token: int) -> None:
+        ids = _torch().tensor([[token]], device=self.be.device)
+        self.logits = self.be._forward(ids).logits[0, -1].float()
 
 
 def sample(logits: Any, history: list[int], opts: dict[str, Any], gen: Any) -> int:

@@ -42,12 +42,14 @@ from harness.backends.ollama_semantics import (
     OLLAMA_DEFAULTS,
     StreamingChat,
     fit_prompt,
+    generate_text,
     layer_options,
+    reusable_prefix,
     stream_content,
     thinking_stream,
 )
-from harness.backends.ollama_semantics import find_stop as _find_stop
-from harness.backends.ollama_semantics import partial_stop as _partial_stop
+from harness.backends.ollama_semantics import find_stop as _find_stop  # noqa: F401 (tests import it here)
+from harness.backends.ollama_semantics import partial_stop as _partial_stop  # noqa: F401
 from harness.backends.registry import register_backend
 from harness.serving.emulation import clamp_num_ctx, ollama_defaults
 from harness.serving.modelfile import Modelfile
@@ -225,11 +227,8 @@ class LlamaCppBackend(StreamingChat):
         """
         llm = self._llm
         start = 0
-        if self.reuse_kv:
-            cached = llm.input_ids[: min(llm.n_tokens, self._exact)].tolist()
-            limit = min(len(cached), len(tokens) - 2)  # evaluate 2+ tokens: fresh logits, batched KV
-            while start < limit and cached[start] == tokens[start]:
-                start += 1
+        if self.reuse_kv:  # evaluate 2+ tokens: fresh logits, batched KV
+            start = reusable_prefix(llm.input_ids[: min(llm.n_tokens, self._exact)].tolist(), tokens, 2)
         llm.n_tokens = start  # Llama.eval drops the cache beyond n_tokens
         self._exact = start
         for lo, hi in _chunks(start, len(tokens), max(2, llm.n_batch)):
@@ -278,45 +277,39 @@ class LlamaCppBackend(StreamingChat):
 
     def _generate(self, opts: dict[str, Any], deadline: float, prompt: list[int]) -> Any:
         """Generator of text pieces; returns (done_reason, generated token count)."""
-        llm, sampler = self._llm, self._sampler(opts, prompt)
+        source = _Tokens(self, self._sampler(opts, prompt))
         stops = [s for s in opts["stop"] if s]
-        limit = int(opts["num_predict"])
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending, n_gen, cut = "", 0, None
         try:
-            while True:
-                if time.perf_counter() > deadline:
-                    reason = "timeout"
-                    break
-                if llm.n_tokens >= self.n_ctx:
-                    reason = "length"
-                    break
-                token = sampler.sample(llm._ctx, -1)
-                n_gen += 1
-                if self._is_eog(self._vocab, token):
-                    reason = "stop"
-                    break
-                pending += decoder.decode(llm.detokenize([token], special=True))
-                cut = _find_stop(pending, stops)
-                if cut is not None:
-                    pending = pending[:cut]
-                    reason = "stop"
-                    break
-                hold = _partial_stop(pending, stops)
-                if len(pending) > hold:
-                    yield pending[: len(pending) - hold]
-                    pending = pending[len(pending) - hold :]
-                if 0 < limit <= n_gen:
-                    reason = "length"
-                    break
-                llm.eval([token])
+            return (yield from generate_text(source, stops, int(opts["num_predict"]), deadline))
         finally:
-            sampler.close()
-        if cut is None:
-            pending += decoder.decode(b"", final=True)
-        if pending:
-            yield pending
-        return reason, n_gen
+            source.sampler.close()
+
+
+class _Tokens:
+    """:class:`LlamaCppBackend`'s :class:`~harness.backends.ollama_semantics.TokenSource`: the
+    ``LlamaSampler`` on llama.cpp's context, text through an incremental UTF-8 decoder."""
+
+    def __init__(self, be: LlamaCppBackend, sampler: Any) -> None:
+        self.be, self.llm, self.sampler = be, be._llm, sampler
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def full(self) -> bool:
+        return self.llm.n_tokens >= self.be.n_ctx
+
+    def sample(self) -> int:
+        return self.sampler.sample(self.llm._ctx, -1)
+
+    def is_eog(self, token: int) -> bool:
+        return self.be._is_eog(self.be._vocab, token)
+
+    def piece(self, token: int) -> str:
+        return self.decoder.decode(self.llm.detokenize([token], special=True))
+
+    def flush(self) -> str:
+        return self.decoder.decode(b"", final=True)
+
+    def advance(self, token: int) -> None:
+        self.llm.eval([token])
 
 
 def _chunks(lo: int, hi: int, size: int) -> list[tuple[int, int]]:

@@ -6,14 +6,17 @@
 * a conversation too long for the context drops its oldest messages (system ones kept), then keeps
   the first ``num_keep`` tokens and the tail (``fit_prompt``, server/prompt.go ``chatPrompt``);
 * stop strings end the reply and are cut from it; text that may be the start of one is held
-  back until it is resolved (``find_stop``, ``partial_stop``);
+  back until it is resolved (``find_stop``, ``partial_stop``), in the one token loop both
+  backends run (``generate_text`` over a backend's ``TokenSource``);
+* a new prompt reuses the KV of the leading tokens it shares with the cache (``reusable_prefix``);
 * ``chat`` is ``stream_chat`` run to the end (``StreamingChat``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from harness.backends.base import ChatOptions, ChatResult
 from harness.errors import UsageError
@@ -184,13 +187,15 @@ def thinking_stream(builder: Any, messages: Messages) -> ThinkingStream:
 
 
 def find_stop(text: str, stops: list[str]) -> int | None:
-    """Index of the earliest stop string in ``text``, or None."""
+    """Index of the earliest stop string in ``text``, or None (where runner/common/stop.go
+    ``FindStop`` finds a stop and ``TruncateStop`` cuts the reply at it)."""
     hits = [i for i in (text.find(s) for s in stops) if i >= 0]
     return min(hits) if hits else None
 
 
 def partial_stop(text: str, stops: list[str]) -> int:
-    """Length of the longest end of ``text`` that starts some stop string (held back)."""
+    """Length of the longest end of ``text`` that starts some stop string (held back; where
+    runner/common/stop.go ``ContainsStopSuffix`` holds the pending text back)."""
     best = 0
     for s in stops:
         for n in range(min(len(s) - 1, len(text)), best, -1):
@@ -198,6 +203,81 @@ def partial_stop(text: str, stops: list[str]) -> int:
                 best = n
                 break
     return best
+
+
+class TokenSource(Protocol):
+    """A backend's side of :func:`generate_text`: its model, sampler and detokenizer."""
+
+    def full(self) -> bool:
+        """The context holds no room for another token."""
+
+    def sample(self) -> int:
+        """The next token, drawn from the logits after everything evaluated so far."""
+
+    def is_eog(self, token: int) -> bool:
+        """``token`` ends the generation."""
+
+    def piece(self, token: int) -> str:
+        """The text ``token`` completes ("" while a UTF-8 character is incomplete)."""
+
+    def flush(self) -> str:
+        """Text held back by an incomplete character at the end."""
+
+    def advance(self, token: int) -> None:
+        """Evaluate ``token`` so that the next :meth:`sample` sees it."""
+
+
+def generate_text(
+    source: TokenSource, stops: list[str], limit: int, deadline: float
+) -> Generator[str, None, tuple[str, int]]:
+    """Generate a reply from ``source`` as Ollama's runner does (runner/llamarunner/runner.go
+    ``processBatch``): yield its text as it becomes certain; return (done_reason, tokens
+    generated, the end-of-generation token counted).
+
+    An end-of-generation token ends it with ``stop``; so does a stop string (``find_stop``, cut
+    from the text: nothing of it is yielded); text that may start one is held back
+    (``partial_stop``); ``limit`` tokens (``num_predict``, when > 0) or a full context end it
+    with ``length``, the ``deadline`` (``time.perf_counter()``) with ``timeout``."""
+    pending, n_gen, cut, reason = "", 0, None, "length"
+    while True:
+        if time.perf_counter() > deadline:
+            reason = "timeout"
+            break
+        if source.full():
+            break
+        token = source.sample()
+        n_gen += 1
+        if source.is_eog(token):
+            reason = "stop"
+            break
+        pending += source.piece(token)
+        cut = find_stop(pending, stops)
+        if cut is not None:
+            pending = pending[:cut]
+            reason = "stop"
+            break
+        hold = partial_stop(pending, stops)
+        if len(pending) > hold:
+            yield pending[: len(pending) - hold]
+            pending = pending[len(pending) - hold :]
+        if 0 < limit <= n_gen:
+            break
+        source.advance(token)
+    if cut is None:  # what was held back: an incomplete character, a partial stop
+        pending += source.flush()
+    if pending:
+        yield pending
+    return reason, n_gen
+
+
+def reusable_prefix(cached: list[int], tokens: list[int], fresh: int) -> int:
+    """How many leading ``tokens`` the cache already holds (``cached``: the tokens whose KV it
+    keeps), leaving at least ``fresh`` of them to evaluate."""
+    limit = min(len(cached), len(tokens) - fresh)
+    n = 0
+    while n < limit and cached[n] == tokens[n]:
+        n += 1
+    return n
 
 
 class StreamingChat:
