@@ -126,7 +126,7 @@ def test_register_uploads_missing_blob_then_creates(
     ).respond_with_data("", status=201)
     seen: list[dict] = []
     _expect_create(httpserver, seen)
-    info = register_gguf("mymodel", gguf, MODELFILE, sha256=sha, quantize="q4_K_M", host=host, progress=False)
+    info = register_gguf("mymodel", gguf, MODELFILE, sha256=sha, quantize="q4_K_M", host=host)
     httpserver.check_assertions()
     assert info["details"]["format"] == "gguf"
     (req,) = seen
@@ -144,7 +144,7 @@ def test_register_skips_upload_when_blob_exists(httpserver: HTTPServer, host: st
     )
     seen: list[dict] = []
     _expect_create(httpserver, seen)
-    register_gguf("mymodel", gguf, MODELFILE, sha256="cd" * 32, host=host, progress=False)
+    register_gguf("mymodel", gguf, MODELFILE, sha256="cd" * 32, host=host)
     methods = [req.method for req, _ in httpserver.log]
     assert "POST" in methods and methods.count("HEAD") == 1
     assert not any(req.method == "POST" and req.path.startswith("/api/blobs") for req, _ in httpserver.log)
@@ -349,9 +349,7 @@ def test_live_register_chat_delete(live_host: str) -> None:
 
     gguf = default_gguf()
     name = "harness-test-smollm2"
-    register_gguf(
-        name, gguf, load(default_modelfile()), sha256=sha256_file(gguf), host=live_host, progress=False
-    )
+    register_gguf(name, gguf, load(default_modelfile()), sha256=sha256_file(gguf), host=live_host)
     try:
         result = OllamaBackend(name, host=live_host).chat(
             [{"role": "user", "content": "Say hello"}], ChatOptions(num_predict=16)
@@ -384,7 +382,7 @@ def test_register_sends_what_the_modelfile_says(httpserver: HTTPServer, host: st
     _expect_create(httpserver, seen)
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "general.file_type": 1})
     show = register_gguf("full", gguf, _drafted(FULL, tmp_path), sha256="ab" * 32, quantize="q4_k_m",
-                         host=host, progress=False)  # fmt: skip
+                         host=host)  # fmt: skip
     (req,) = seen
     assert req["files"] == {"m.gguf": f"sha256:{'ab' * 32}"}
     assert list(req["draft_files"]) == ["draft.gguf"] and req["draft_files"]["draft.gguf"].startswith(
@@ -429,7 +427,7 @@ def test_register_fails_when_show_differs_from_what_was_sent(
     _expect_create(httpserver, [], tamper=tamper)
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama"})
     with pytest.raises(BackendError, match="differs from the Modelfile") as err:
-        register_gguf("full", gguf, _drafted(FULL, tmp_path), sha256="ab" * 32, host=host, progress=False)
+        register_gguf("full", gguf, _drafted(FULL, tmp_path), sha256="ab" * 32, host=host)
     assert words in str(err.value) and "full:" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -440,7 +438,7 @@ def test_show_may_report_the_ggufs_template_when_ollama_prefers_it(
     httpserver.expect_request(re.compile("/api/blobs/.*"), method="HEAD").respond_with_data("", status=200)
     _expect_create(httpserver, [], chat_template=jinja)
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
-    show = register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, host=host, progress=False)
+    show = register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, host=host)
     assert show["template"] == jinja
 
 
@@ -450,11 +448,11 @@ def test_quantize_takes_only_what_ollamas_create_accepts(
 ) -> None:
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "general.file_type": 1})
     with pytest.raises(UsageError, match=rf"cannot quantize to '{level}'.*q4_K_M, q4_K_S, q8_0"):
-        register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, quantize=level, host=host, progress=False)
+        register_gguf("m", gguf, MODELFILE, sha256="ab" * 32, quantize=level, host=host)
     assert not httpserver.log  # refused before anything was uploaded
     quantized = gguf_file(tmp_path / "q.gguf", {"general.architecture": "llama", "general.file_type": 15})
     with pytest.raises(UsageError, match=r"already quantized \(Q4_K_M\)"):
-        register_gguf("m", quantized, MODELFILE, sha256="ab" * 32, quantize="q8_0", host=host, progress=False)
+        register_gguf("m", quantized, MODELFILE, sha256="ab" * 32, quantize="q8_0", host=host)
 
 
 def test_ollama_quantize_names_follow_parse_file_type() -> None:
@@ -496,7 +494,7 @@ def test_register_says_which_template_the_servers_release_uses(
     _expect_create(httpserver, [], chat_template=jinja if version.startswith("0.33") else None)
     mf = parse('FROM ./m.gguf\nTEMPLATE "{{ range .Messages }}{{ .Content }}{{ end }}"\n')
     gguf = gguf_file(tmp_path / "m.gguf", {"general.architecture": "llama", "tokenizer.chat_template": jinja})
-    result = catalog.register("m", gguf, mf, backend="ollama", host=host, progress=False)
+    result = catalog.register("m", gguf, mf, backend="ollama", host=host)
     assert result.where == "ollama" and words in result.template
 
 

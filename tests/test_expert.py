@@ -103,7 +103,9 @@ def test_objects_needed_later_are_noted_then_recalled() -> None:
                 noted += 1
                 shown = steps[i - 1].observation
                 assert f"{m.group(1)} {m.group(2)}" in shown, (s.text, shown)
-            m = re.fullmatch(r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text)
+            m = re.fullmatch(
+                r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text
+            )
             if m:
                 recalled += 1
                 assert steps[i + 1].text == f"go to {m.group(3)}"

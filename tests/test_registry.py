@@ -242,7 +242,7 @@ def test_register_auto_goes_to_ollama_when_it_answers(
 
     httpserver.expect_request("/api/create").respond_with_handler(create)
     httpserver.expect_request("/api/show").respond_with_handler(show)
-    result = register("tiny", gguf, MF, progress=False)
+    result = register("tiny", gguf, MF)
     assert (result.where, result.status) == ("ollama", "created")
     assert get_local("tiny") is None
     assert register("tiny", gguf, MF, backend="local").where == "local"

@@ -295,7 +295,7 @@ class Builder:
             name = f"{self.plan.name}:{lv}"
             mf = load(mf_path)
             mf.from_ = str(path)
-            res = register(name, path, mf, backend=self.plan.backend, progress=False)
+            res = register(name, path, mf, backend=self.plan.backend)
             results.append({"name": res.name, "where": res.where, "status": res.status, "sha256": res.sha256})
             self.log(f"register  {res.name} → {res.where} ({res.status})")
         self.state["steps"]["register"] = {

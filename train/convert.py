@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,8 @@ import click
 import numpy as np
 
 from harness._util.atomic import sha256_file, temp_beside
-from harness._util.cli import run_command
+from harness._util.cli import byte_bar, run_command
+from harness._util.progress import ByteProgress, silent
 from harness.serving.gguf_info import CONVERTER_KEY
 
 # reading the checkpoint lives in train.gguf_tensors; its names stay importable from here
@@ -155,7 +156,7 @@ def convert(
     outtype: str = "f16",
     *,
     name: str | None = None,
-    progress: bool = False,
+    progress: ByteProgress | None = None,
 ) -> ConvertResult:
     """Convert ``model_dir`` to a GGUF at ``out_path``; a directory (or any path not ending in
     ``.gguf``) gets ``<name>.<outtype>.gguf`` inside it."""
@@ -190,7 +191,7 @@ def convert(
         w.write_header_to_file(path=tmp)
         w.write_kv_data_to_file()
         w.write_ti_data_to_file()
-        with _progress(progress, f"convert {out.name}", sum(_nbytes(t) for t in plan)) as advance:
+        with (progress or silent)(f"convert {out.name}", sum(_nbytes(t) for t in plan)) as advance:
             for t in plan:
                 for n in _write_tensor(w, t):
                     advance(n)
@@ -217,31 +218,6 @@ def convert(
     )
 
 
-class _progress:
-    """``with _progress(show, label, total) as advance:`` — a rich bar, or nothing."""
-
-    def __init__(self, show: bool, label: str, total: int) -> None:
-        self.show, self.label, self.total = show, label, total
-        self.bar: Any = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.show:
-            return lambda n: None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-            transient=True,
-        )  # fmt: skip
-        self.bar.start()
-        task = self.bar.add_task(self.label, total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -255,7 +231,7 @@ class _progress:
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def command(model_dir: Path, out: Path, outtype: str, name: str | None, debug: bool) -> None:
     """Convert a Hugging Face qwen2/llama checkpoint (safetensors) to GGUF."""
-    result = convert(model_dir, out, outtype, name=name, progress=True)
+    result = convert(model_dir, out, outtype, name=name, progress=byte_bar)
     click.echo(result.line())
 
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -46,46 +45,12 @@ def output_path(src: Path, level: str, out_dir: Path) -> Path:
 
 
 def quantize_all(
-    src: str | Path,
-    levels: list[str],
-    out_dir: str | Path,
-    *,
-    nthread: int | None = None,
-    progress: bool = False,
-    echo: Callable[[str], None] | None = None,
+    src: str | Path, levels: list[str], out_dir: str | Path, *, nthread: int | None = None
 ) -> Iterator[QuantResult]:
-    """Quantize ``src`` to each level in turn, yielding each result as it lands (and passing
-    its line to ``echo``, above the progress bar when both share a terminal)."""
+    """Quantize ``src`` to each level in turn, yielding each result as it lands."""
     src, out_dir = Path(src), Path(out_dir)
-    bar: Any = None
-    stream: Any = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-        # llama.cpp's fd 2 is redirected while it runs: draw on a copy of the real stderr.
-        stream = os.fdopen(os.dup(2), "w")
-        console = Console(file=stream, stderr=True)
-        bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       console=console, transient=True, redirect_stdout=False, redirect_stderr=False)  # fmt: skip
-        bar.start()
-        task = bar.add_task("quantize", total=len(levels))
-    try:
-        for level in levels:
-            if bar is not None:
-                bar.update(task, description=f"quantize {level}")
-            result = quantize(src, level, output_path(src, level, out_dir), nthread=nthread)
-            if bar is not None:
-                bar.advance(task)
-            if echo is not None and bar is not None and bar.console.is_terminal and sys.stdout.isatty():
-                bar.console.print(result.line(), markup=False, highlight=False)
-            elif echo is not None:
-                echo(result.line())
-            yield result
-    finally:
-        if bar is not None:
-            bar.stop()
-            stream.close()
+    for level in levels:
+        yield quantize(src, level, output_path(src, level, out_dir), nthread=nthread)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,9 +63,22 @@ def quantize_all(
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def command(src: Path, levels: str, out_dir: Path, threads: int | None, debug: bool) -> None:
     """Quantize an F16/BF16/F32 GGUF to several llama.cpp levels."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     chosen = parse_levels(levels)
-    for _ in quantize_all(src, chosen, out_dir, nthread=threads, progress=True, echo=click.echo):
-        pass
+    # llama.cpp's fd 2 is redirected while it runs: the bar draws on a copy of the real stderr.
+    with os.fdopen(os.dup(2), "w") as stream:
+        console = Console(file=stream, stderr=True)
+        above_bar = console.is_terminal and sys.stdout.isatty()  # result lines print above the bar
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:  # fmt: skip
+            task = bar.add_task("quantize", total=len(chosen))
+            for level in chosen:
+                bar.update(task, description=f"quantize {level}")
+                line = next(quantize_all(src, [level], out_dir, nthread=threads)).line()
+                bar.advance(task)
+                console.print(line, markup=False, highlight=False) if above_bar else click.echo(line)
 
 
 def main(argv: list[str] | None = None) -> None:

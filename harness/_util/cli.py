@@ -5,17 +5,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import click
 
 from harness.errors import HarnessError, Terminated
 
-__all__ = ["console_logging", "exit_interrupted", "run_command"]
+__all__ = ["byte_bar", "console_logging", "exit_interrupted", "run_command"]
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -50,6 +52,18 @@ def console_logging(debug: bool = False, quiet: bool = False) -> None:
             handler = _StderrHandler()
             handler.setFormatter(_LineFormatter("%(message)s"))
             logger.addHandler(handler)
+
+
+@contextlib.contextmanager
+def byte_bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A transient bar on stderr for a ``ByteProgress`` (:mod:`harness._util.progress`): what a
+    command hands to library code that converts, uploads or writes a large file."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def exit_interrupted(e: KeyboardInterrupt, resume: str) -> NoReturn:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness._util.atomic import sha256_file
+from harness._util.progress import ByteProgress
 from harness.backends.base import ModelNotFound
 from harness.errors import HarnessError
 from harness.serving.gguf_info import read_gguf_info
@@ -71,7 +72,7 @@ def register(
     quantize: str | None = None,
     backend: str = "auto",
     host: str | None = None,
-    progress: bool = True,
+    progress: ByteProgress | None = None,
 ) -> RegisterResult:
     """Register ``gguf`` as ``name`` in Ollama (when it answers, or when asked) or the local store.
 

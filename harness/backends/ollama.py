@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from harness._util.progress import ByteProgress, silent
 from harness.backends.base import (
     BackendError,
     BackendUnavailable,
@@ -236,7 +237,7 @@ def register_gguf(
     sha256: str,
     quantize: str | None = None,
     host: str | None = None,
-    progress: bool = True,
+    progress: ByteProgress | None = None,
 ) -> dict[str, Any]:
     """Create ``name`` in Ollama from ``gguf`` + ``mf`` (its DRAFT a GGUF path too) as ``ollama
     create`` does; uploads a blob only when missing, then checks ``/api/show`` against what was
@@ -269,21 +270,15 @@ def register_gguf(
     return show
 
 
-def _upload(server: OllamaServer, path: Path, sha256: str, bar: bool) -> dict[str, str]:
+def _upload(server: OllamaServer, path: Path, sha256: str, progress: ByteProgress | None) -> dict[str, str]:
     """Upload ``path`` unless ``HEAD /api/blobs`` has it; the ``files`` entry for create. What it
-    did is logged; ``bar`` draws a transient upload bar on stderr meanwhile."""
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
+    did is logged; ``progress`` (a caller's ``ByteProgress``) is told of the bytes sent."""
     digest = f"sha256:{sha256}"
     if server.has_blob(digest):
         log.info("blob %s… already in Ollama, not uploading", digest[:19])
     else:
-        columns = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-        console = Console(stderr=True, quiet=not bar)
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("upload", total=path.stat().st_size)
-            server.push_blob(path, digest, lambda n: progress.advance(task, n))
+        with (progress or silent)(f"upload {path.name}", path.stat().st_size) as advance:
+            server.push_blob(path, digest, advance)
         log.info("uploaded %s (%s…)", path.name, digest[:19])
     return {path.name if path.name.endswith(".gguf") else f"{path.name}.gguf": digest}
 

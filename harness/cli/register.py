@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from harness._util.cli import byte_bar
 from harness.serving import STORE_BACKENDS
 
 
@@ -81,7 +82,7 @@ def register(
 
         console_logging(quiet=True)
     result = catalog.register(
-        name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=not quiet
+        name, gguf, mf, quantize=quantize, backend=backend, host=host, progress=None if quiet else byte_bar
     )
     where = "Ollama" if result.where == "ollama" else "the local store"
     verb = {"unchanged": "already registered in", "replaced": "replaced in"}.get(
