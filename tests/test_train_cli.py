@@ -89,3 +89,23 @@ def test_sft_options_reach_train_sft(
         ("r.yaml", {"resume": False, "overrides": {}}),
     ]
     assert capsys.readouterr().err.count("step 00001/00001 | loss 1.0") == 3  # the console shows the log
+
+
+@pytest.mark.parametrize("code", [0, 1, 3])
+def test_a_commands_exit_code_reaches_the_shell(code: int) -> None:
+    """A command that ends with ``click.exceptions.Exit(n)`` (``harness diagnose --gate``) exits n:
+    click, outside standalone mode, returns the code rather than raising it."""
+    import click
+
+    from harness._util.cli import run_command
+
+    @click.command()
+    def gate() -> None:
+        raise click.exceptions.Exit(code)
+
+    try:
+        run_command(gate, [], "gate")
+    except SystemExit as e:
+        assert code != 0 and e.code == code
+    else:
+        assert code == 0

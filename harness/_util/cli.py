@@ -114,7 +114,10 @@ def run_command(
     console_logging("--debug" in args)
     previous = install_sigterm()
     try:
-        command.main(args=args, prog_name=prog, standalone_mode=False)
+        # Outside standalone mode click catches a command's Exit(n) itself and returns n.
+        code = command.main(args=args, prog_name=prog, standalone_mode=False)
+        if type(code) is int and code != 0:
+            sys.exit(code)
     except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt (and so SIGTERM) into Abort
         terminated = isinstance(e.__cause__, Terminated)
         click.echo("Terminated." if terminated else interrupted, err=True)
