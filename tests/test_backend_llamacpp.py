@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from harness.backends import ChatOptions
-from harness.backends.llamacpp import _find_stop, _partial_stop
+from harness.backends.ollama_semantics import find_stop as _find_stop
 from harness.backends.ollama_semantics import generate_text
+from harness.backends.ollama_semantics import partial_stop as _partial_stop
 from harness.serving.modelfile import Modelfile, load
 
 REPO = Path(__file__).resolve().parent.parent

@@ -48,8 +48,6 @@ from harness.backends.ollama_semantics import (
     stream_content,
     thinking_stream,
 )
-from harness.backends.ollama_semantics import find_stop as _find_stop  # noqa: F401 (tests import it here)
-from harness.backends.ollama_semantics import partial_stop as _partial_stop  # noqa: F401
 from harness.backends.registry import register_backend
 from harness.serving.emulation import clamp_num_ctx, ollama_defaults
 from harness.serving.modelfile import Modelfile
