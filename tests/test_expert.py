@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from harness.world import load_world
 from harness.world.expert import solve
 
@@ -53,15 +55,18 @@ def test_expert_solves_5000_synthetic_games() -> None:
     assert longest <= 50
 
 
-def _synthetic_trajectories(n: int):
+@pytest.fixture(scope="module")
+def synthetic_trajectories() -> list[list]:
+    """The expert's steps on 600 synthetic games (100 per task type), solved once for the module."""
     from harness.world.generator import generate_world
     from harness.world.world import TASK_TYPES
 
-    for i in range(n):
-        yield solve(generate_world(TASK_TYPES[i % 6], i))
+    return [solve(generate_world(TASK_TYPES[i % 6], i)) for i in range(600)]
 
 
-def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order() -> None:
+def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
+    synthetic_trajectories: list,
+) -> None:
     """A search thought names at most SEARCH_BATCH receptacles (it must fit a 64-token reply),
     the search then goes to them in that order, and a search that outlasts its list says so and
     names the next ones."""
@@ -70,7 +75,7 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order() -> No
     from harness.world.expert import SEARCH_BATCH
 
     continued = 0
-    for steps in _synthetic_trajectories(600):
+    for steps in synthetic_trajectories:
         for i, s in enumerate(steps):
             m = re.search(r"(?:more likely to appear in|I can check) (.*)\.$", s.text)
             if not (s.is_thought and m):
@@ -89,14 +94,14 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order() -> No
     assert continued > 0  # long searches occur in 600 games, and are continued in a new thought
 
 
-def test_objects_needed_later_are_noted_then_recalled() -> None:
+def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: list) -> None:
     """The lamp of a look task or the second object of a pick-two task, seen before it is
     needed, is noted in a thought right after the observation that shows it; when it is needed,
     a thought recalls where it is and the next command goes there."""
     import re
 
     noted = recalled = 0
-    for steps in _synthetic_trajectories(600):
+    for steps in synthetic_trajectories:
         for i, s in enumerate(steps):
             m = re.search(r"I also see a (\w+) \((\d+)\)", s.text)
             if m:

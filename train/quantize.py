@@ -76,7 +76,7 @@ def command(src: Path, levels: str, out_dir: Path, threads: int | None, debug: b
             task = bar.add_task("quantize", total=len(chosen))
             for level in chosen:
                 bar.update(task, description=f"quantize {level}")
-                line = next(quantize_all(src, [level], out_dir, nthread=threads)).line()
+                line = quantize(src, level, output_path(src, level, out_dir), nthread=threads).line()
                 bar.advance(task)
                 console.print(line, markup=False, highlight=False) if above_bar else click.echo(line)
 

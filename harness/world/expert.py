@@ -170,6 +170,8 @@ class _Planner:
         """Say so when ``r`` shows an object the plan needs after the current search (the lamp
         of a look task, the second object of a pick-two task), so that the later recall copies
         this thought rather than an observation many turns back."""
+        if not self.later:
+            return
         extra = [
             o
             for o in self.game.contents(r)
