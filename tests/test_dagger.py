@@ -243,3 +243,82 @@ def test_build_data_step_adds_the_recipes_dagger_records(tmp_path, monkeypatch) 
     manifest, second = _build_data_step(tmp_path, monkeypatch, keys.format(2))
     assert second != first
     assert manifest["dagger"]["per_episode"] == 2
+
+
+@pytest.mark.parametrize("suite_name", ["synthetic-eval", "alfworld-valid-seen"])
+def test_slipped_records_do_nothing_and_are_left_out_of_the_loss(suite_name: str, request) -> None:
+    """A slipped record is the expert's conversation with one slip inserted after a visit: its
+    commands do nothing in the game (``Nothing happens.``), its turns are the only ones left out
+    of the loss, and without them the record is the expert's conversation, which wins."""
+    from train.dagger import slipped_record
+    from train.data import expert_episode, to_sharegpt
+    from train.sft_data import record_messages
+
+    if suite_name.startswith("alfworld"):
+        request.getfixturevalue("alfworld_root")
+    suite = load_suite(suite_name)
+    rng = random.Random(5)
+    kinds = set()
+    for entry in suite.games()[:60]:
+        rec = slipped_record(suite, entry, rng)
+        if rec is None:
+            continue
+        kinds.add(rec["source"])
+        off = rec["unsupervised"]
+        gpt = [i for i, t in enumerate(rec["conversations"]) if t["from"] == "gpt"]
+        slip = [rec["conversations"][gpt[j]]["value"] for j in off]
+        assert off == list(range(off[0], off[0] + len(off))) and 1 <= len(off) <= 2
+        if rec["source"] == "slip:phantom":
+            assert slip[0].startswith("think: Now I find a ") and slip[1].startswith(("take ", "use "))
+        else:
+            assert slip[0].startswith("go to ") and slip[0] == rec["conversations"][gpt[off[0] - 1]]["value"]
+        game = suite.game(entry)
+        game.reset()
+        for j, i in enumerate(gpt):
+            text = rec["conversations"][i]["value"]
+            if not text.startswith("think:"):
+                result = game.step(text)
+                assert result.admissible == (j not in off), text
+        assert game.won
+        msgs = record_messages(rec)
+        assistant = [m for m in msgs if m["role"] == "assistant"]
+        assert [j for j, m in enumerate(assistant) if m.get("train") is False] == off
+        plain = to_sharegpt(expert_episode(suite, entry))["conversations"]
+        kept = [
+            t for i, t in enumerate(rec["conversations"]) if not any(i in (gpt[j], gpt[j] + 1) for j in off)
+        ]
+        assert kept == plain
+    assert kinds == {"slip:repeat", "slip:phantom"}
+
+
+def test_build_data_step_adds_the_recipes_slips(tmp_path, monkeypatch) -> None:
+    """``data_slips`` in a recipe makes the build's data step give that share of the train
+    conversations one slip (and is in its inputs, so a changed value redoes the data)."""
+    import json
+
+    manifest, first = _build_data_step(tmp_path, monkeypatch, "data_slips: 0.5\n")
+    data = json.loads((tmp_path / "data" / "react_train_sharegpt.json").read_text())
+    slipped = [r for r in data if r.get("source", "").startswith("slip:")]
+    assert 0 < manifest["slips"]["records"] == len(slipped) < len(data) == len(manifest["train_games"])
+    assert all(r["unsupervised"] for r in slipped)
+    manifest, second = _build_data_step(tmp_path, monkeypatch, "data_slips: 1.0\n")
+    assert second != first
+    assert manifest["slips"]["records"] > len(slipped)
+
+
+def test_cli_gives_train_conversations_slips(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from train.data import command
+
+    out = tmp_path / "d"
+    res = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--slips", "1"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    data = json.loads((out / "react_train_sharegpt.json").read_text())
+    assert manifest["slips"]["records"] == sum("unsupervised" in r for r in data) > len(data) // 2
+    assert f"slips: {manifest['slips']['records']} train conversations given one" in res.output
+    bad = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--slips", "1.5"])
+    assert bad.exit_code == 2 and "1.5" in bad.output

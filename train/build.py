@@ -195,7 +195,7 @@ class Builder:
 
     def _train(self) -> Path:
         from harness.bench.suites import load_suite
-        from train.data import add_dagger, add_recoveries, export
+        from train.data import add_dagger, add_recoveries, add_slips, export
         from train.recipe import load_recipe
 
         p = self.plan
@@ -210,6 +210,8 @@ class Builder:
         def do_data() -> list[Path]:
             s = load_suite(suite)
             manifest = export(s, data_dir)
+            if recipe.data_slips:
+                manifest = add_slips(s, data_dir, manifest, recipe.data_slips)
             if recipe.data_recoveries:
                 manifest = add_recoveries(s, data_dir, manifest, recipe.data_recoveries)
             if recipe.data_dagger:
@@ -217,7 +219,9 @@ class Builder:
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
         spec = {"suite": suite, "dir": str(data_dir)}
-        if recipe.data_recoveries:  # only then: older builds' data steps stay valid
+        if recipe.data_slips:  # only then: older builds' data steps stay valid
+            spec["slips"] = recipe.data_slips
+        if recipe.data_recoveries:
             spec["recoveries"] = recipe.data_recoveries
         if recipe.data_dagger:
             spec["dagger"] = [recipe.data_dagger, recipe.data_dagger_per_episode]
@@ -231,7 +235,7 @@ class Builder:
 
         # data_recoveries shapes the data, which data_hash already covers; leaving it out keeps
         # the sft inputs of builds made before the key existed unchanged
-        data_keys = ("data_recoveries", "data_dagger", "data_dagger_per_episode")
+        data_keys = ("data_recoveries", "data_slips", "data_dagger", "data_dagger_per_episode")
         trained = {k: v for k, v in recipe.to_dict().items() if k not in data_keys}
         (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"

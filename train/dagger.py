@@ -25,12 +25,24 @@ games:
   object picked up).
 
     harness data --suite alfworld-train --out data/recover --recoveries 1
+
+Slips (``slipped_record``) cost almost nothing: one of the expert's own conversations gets one
+command that does nothing, as SmolLM2 writes them in its lost games, and the expert goes on as
+planned. The slip's turns are context only (``unsupervised``); every other turn stays supervised,
+so a slipped conversation teaches all the original does plus what to do after "Nothing happens.":
+
+* ``repeat``: a ``go to R`` said again where the agent already stands;
+* ``phantom``: at a receptacle without the object searched for, "Now I find a X (n)" and
+  ``take X n from R`` (``use X n`` for a lamp), which does nothing.
+
+    harness data --suite alfworld-train --out data/slips --slips 0.5
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +53,18 @@ from harness.world.expert import ExpertFailed, solve, solve_from
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RECOVERY_KINDS", "dagger_records", "play_model", "recovery_records"]
+__all__ = [
+    "RECOVERY_KINDS",
+    "SLIP_KINDS",
+    "dagger_records",
+    "play_model",
+    "recovery_records",
+    "slipped_record",
+]
 
 RECOVERY_KINDS = ("skip", "detour")
+SLIP_KINDS = ("repeat", "phantom")
+NOTHING = "Nothing happens."
 
 
 def _first_command(steps: list) -> str | None:
@@ -169,6 +190,77 @@ def _slip(
         return None
     msgs = build_messages(intro, history + [(s.text, s.observation) for s in labels], system=system)
     return _record(msgs, entry.id, entry.task_type, len(history), f"recovery:{kind}")
+
+
+def slipped_record(
+    suite: Suite, entry, rng: random.Random, *, system: str | None = SYSTEM_PROMPT
+) -> dict[str, Any] | None:
+    """The expert's conversation on ``entry`` with one seeded slip (a kind from ``SLIP_KINDS``)
+    after one of its visits, or None when the game has no place for one. Every slip command is
+    played in the game and does nothing (``Nothing happens.``), so the expert's own steps after it
+    stay right; the slip's assistant turns are listed in the record's ``unsupervised``."""
+    world = entry.world()
+    try:
+        steps = solve(world, text_format=suite.text_format)
+    except ExpertFailed:
+        return None
+    places = _slip_places(steps)
+    kinds = [kind for kind in SLIP_KINDS if places[kind]]
+    if not kinds:
+        return None
+    kind = rng.choice(kinds)
+    k, target, lamp = rng.choice(places[kind])
+    receptacle = steps[k].text.split(" ", 2)[-1] if steps[k].text.startswith("go to") else steps[k].text[5:]
+    if kind == "repeat":
+        slip = [steps[k].text]
+    else:
+        n = rng.randint(1, 3)
+        then = "use it" if lamp else "take it"
+        act = f"use {target} {n}" if lamp else f"take {target} {n} from {receptacle}"
+        slip = [f"think: Now I find a {target} ({n}). Next, I need to {then}.", act]
+    game = suite.game(entry)
+    intro = game.reset()
+    for s in steps[: k + 1]:
+        if not s.is_thought:
+            game.step(s.text)
+    turns = []
+    for text in slip:
+        obs = "OK." if text.startswith("think:") else game.step(text).observation
+        if not text.startswith("think:") and obs != NOTHING:
+            return None  # it would have done something: not a slip the plan survives
+        turns.append((text, obs))
+    history = [(s.text, s.observation) for s in steps]
+    history[k + 1 : k + 1] = turns
+    msgs = build_messages(intro, history, system=system)
+    rec = _record(msgs, entry.id, entry.task_type, 0, f"slip:{kind}")
+    rec["unsupervised"] = list(range(k + 1, k + 1 + len(turns)))
+    return rec
+
+
+def _slip_places(steps: list) -> dict[str, list[tuple[int, str, bool]]]:
+    """Where a slip fits: (index of a visit, the object word searched for, whether it is the
+    lamp to use). ``repeat`` after any ``go to``; ``phantom`` after a visit of a search that
+    does not find the object there (the next step is not "Now I find")."""
+    uses = {m.group(1) for s in steps if (m := re.search(r"find and use an? (\S+?)[.,]", s.text))}
+    places: dict[str, list[tuple[int, str, bool]]] = {kind: [] for kind in SLIP_KINDS}
+    target = None
+    for i, s in enumerate(steps[:-1]):
+        m = re.match(r"think: (?:First I need to find an?|No) (\S+?)[. ]", s.text)
+        if m:
+            target = m.group(1)
+        elif s.text.startswith(("think: Now I", "think: I saw")):
+            target = None  # found, or going back to one seen earlier
+        elif s.text.startswith("go to "):
+            places["repeat"].append((i, target or "", False))
+        if (
+            target
+            and re.match(r"(go to|open) ", s.text)
+            and not steps[i + 1].text.startswith("think: Now I find")
+        ):
+            if steps[i + 1].text.startswith("open "):
+                continue  # closed: the visit ends after the open
+            places["phantom"].append((i, target, target in uses))
+    return places
 
 
 def _record(

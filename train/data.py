@@ -188,6 +188,41 @@ def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, s
     return _append_train(out, manifest, records, "recoveries", info)
 
 
+def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: int = 0) -> dict:
+    """Give a seeded ``fraction`` of the train conversations in ``react_train_sharegpt.json`` one
+    no-op slip each (``train.dagger.slipped_record``: masked from the loss, the rest of the
+    conversation unchanged); returns the updated manifest (also written). The Alpaca files keep
+    the plain conversations: that format cannot leave a turn out of the loss."""
+    from collections import Counter
+
+    from harness._util.atomic import atomic_write_text
+    from train.dagger import slipped_record
+
+    path = out / "react_train_sharegpt.json"
+    data = json.loads(path.read_text())
+    entries = {e.id: e for e in suite.games()}
+    rng = random.Random(seed)
+    kinds: Counter[str] = Counter()
+    for i, rec in enumerate(data):
+        entry = entries.get(rec.get("game_id", ""))
+        if entry is None or "source" in rec or rng.random() >= fraction:
+            continue  # only the expert's own conversations
+        slipped = slipped_record(suite, entry, rng, system=rec.get("system") or None)
+        if slipped is not None:
+            data[i] = slipped
+            kinds[slipped["source"].split(":", 1)[1]] += 1
+    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
+    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
+    manifest["slips"] = {
+        "fraction": fraction,
+        "seed": seed,
+        "records": sum(kinds.values()),
+        "kinds": dict(sorted(kinds.items())),
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
+    return manifest
+
+
 def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info: dict) -> dict:
     from harness._util.atomic import atomic_write_text
 
@@ -212,7 +247,7 @@ def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info
     "--seed",
     default=0,
     show_default=True,
-    help="Seed of the train/test split (and of the --recoveries slips).",
+    help="Seed of the train/test split (and of the --recoveries and --slips slips).",
 )
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Only the first K games of the suite."
@@ -235,6 +270,14 @@ def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info
     help="Also add K recovery conversations per train game: the expert knocked off course once "
     "(a skipped or a wrong command), its way back supervised (train.dagger).",
 )
+@click.option(
+    "--slips",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Give this fraction of the train conversations one command that does nothing (a repeated "
+    "'go to', a phantom 'take'), left out of the loss; the expert goes on as planned (train.dagger).",
+)
 def command(
     suite: str | None,
     out_dir: str,
@@ -245,6 +288,7 @@ def command(
     dagger: str | None,
     dagger_per_episode: int,
     recoveries: int,
+    slips: float,
 ) -> None:
     """Write react_{train,test}_{alpaca,sharegpt}.json + dataset_info.json into --out.
 
@@ -277,6 +321,11 @@ def command(
             f"dagger: {dagger} played {d['episodes_played']} games (won {d['won']}); "
             f"{d['records']} recovery conversations added to react_train_sharegpt.json"
         )
+    if slips:
+        manifest = add_slips(s, Path(out_dir), manifest, slips, seed)
+        d = manifest["slips"]
+        kinds = ", ".join(f"{v} {k}" for k, v in d["kinds"].items())
+        click.echo(f"slips: {d['records']} train conversations given one ({kinds})")
     if recoveries:
         manifest = add_recoveries(s, Path(out_dir), manifest, recoveries, seed)
         d = manifest["recoveries"]

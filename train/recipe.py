@@ -61,6 +61,9 @@ class Recipe(BaseModel):
     data_recoveries: int = 0
     """Recovery conversations per training game that ``harness build``'s data step adds to the
     expert's (``harness data --recoveries``: one slip, the expert's way back supervised)."""
+    data_slips: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Fraction of the training conversations that ``harness build``'s data step gives one no-op
+    slip, left out of the loss (``harness data --slips``: a repeated ``go to``, a phantom ``take``)."""
     data_dagger: str | None = None
     """A model (``NAME:level``) or a bench run folder of it on the training games whose states
     ``harness build``'s data step labels with the expert (``harness data --dagger``)."""

@@ -73,12 +73,15 @@ def record_messages(rec: dict[str, Any]) -> list[dict[str, str]]:
     skip = rec.get("supervise_from", 0)
     if not isinstance(skip, int) or skip < 0:
         raise DatasetError(f"supervise_from={skip!r}: want the index of the first supervised assistant turn")
+    off = rec.get("unsupervised", [])
+    if not isinstance(off, list) or not all(isinstance(i, int) and i >= 0 for i in off):
+        raise DatasetError(f"unsupervised={off!r}: want a list of assistant turn indices")
     # DAgger records (train.dagger): the first assistant turns are the model's own history,
-    # context only; training starts at the expert's turns.
+    # context only; training starts at the expert's turns. Slipped records: the slip's turns.
     k = 0
     for m in msgs:
         if m["role"] == "assistant":
-            if k < skip:
+            if k < skip or k in off:
                 m["train"] = False  # type: ignore[assignment]
             k += 1
     return msgs
