@@ -322,3 +322,15 @@ def test_cli_gives_train_conversations_slips(tmp_path) -> None:
     assert f"slips: {manifest['slips']['records']} train conversations given one" in res.output
     bad = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--slips", "1.5"])
     assert bad.exit_code == 2 and "1.5" in bad.output
+
+
+def test_build_data_step_is_redone_when_the_expert_changes(tmp_path, monkeypatch) -> None:
+    """The data step's inputs cover the expert's code: a build after an expert change does not
+    reuse the old expert's trajectories."""
+    import train.build
+
+    _, first = _build_data_step(tmp_path, monkeypatch, "")
+    _, again = _build_data_step(tmp_path, monkeypatch, "")
+    monkeypatch.setattr(train.build, "_data_code_hash", lambda: "another expert")
+    _, changed = _build_data_step(tmp_path, monkeypatch, "")
+    assert again == first and changed != first

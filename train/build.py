@@ -86,6 +86,25 @@ def _record(step: str, path: Path, build_dir: Path) -> str:
     return relative_to_root(path, build_dir) if step in ("convert", "quantize") else str(Path(path).resolve())
 
 
+def _data_code_hash() -> str:
+    """sha256 over the code that writes the training data: the world and its expert
+    (``harness.world``), the ReAct messages (``harness.agent.protocol``) and the exporters. In the
+    data step's inputs, so that a changed expert redoes the data, and the SFT after it when the
+    data's bytes changed, instead of training on the old expert's trajectories."""
+    import harness.agent.protocol
+    import harness.world
+    import train.dagger
+    import train.data
+
+    h = hashlib.sha256()
+    world = Path(harness.world.__file__).parent
+    files = sorted(f for f in world.iterdir() if f.suffix in (".py", ".json"))
+    for f in files + [Path(m.__file__) for m in (harness.agent.protocol, train.dagger, train.data)]:
+        h.update(f.name.encode())
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
 def _artifact_hash(path: Path) -> str:
     return _dir_hash(path) if path.is_dir() else sha256_file(path)
 
@@ -218,7 +237,7 @@ class Builder:
                 add_dagger(s, data_dir, manifest, recipe.data_dagger, recipe.data_dagger_per_episode)
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
-        spec = {"suite": suite, "dir": str(data_dir)}
+        spec = {"suite": suite, "dir": str(data_dir), "code": _data_code_hash()}
         if recipe.data_slips:  # only then: older builds' data steps stay valid
             spec["slips"] = recipe.data_slips
         if recipe.data_recoveries:
