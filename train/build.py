@@ -238,7 +238,10 @@ class Builder:
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
         spec = {"suite": suite, "dir": str(data_dir), "code": _data_code_hash()}
-        if recipe.data_slips:  # only then: older builds' data steps stay valid
+        # "code": a changed expert redoes the data (and the SFT, when the data's bytes change);
+        # the recipe's data keys go in only when set, so builds made before a key existed keep
+        # their inputs
+        if recipe.data_slips:
             spec["slips"] = recipe.data_slips
         if recipe.data_recoveries:
             spec["recoveries"] = recipe.data_recoveries

@@ -196,7 +196,8 @@ def slipped_record(
     suite: Suite, entry, rng: random.Random, *, system: str | None = SYSTEM_PROMPT
 ) -> dict[str, Any] | None:
     """The expert's conversation on ``entry`` with one seeded slip (a kind from ``SLIP_KINDS``)
-    after one of its visits, or None when the game has no place for one. Every slip command is
+    after one of its commands (a ``go to``, or a visit that finds nothing), or None when the
+    game has no place for one. Every slip command is
     played in the game and does nothing (``Nothing happens.``), so the expert's own steps after it
     stay right; the slip's assistant turns are listed in the record's ``unsupervised``."""
     world = entry.world()
@@ -238,9 +239,10 @@ def slipped_record(
 
 
 def _slip_places(steps: list) -> dict[str, list[tuple[int, str, bool]]]:
-    """Where a slip fits: (index of a visit, the object word searched for, whether it is the
-    lamp to use). ``repeat`` after any ``go to``; ``phantom`` after a visit of a search that
-    does not find the object there (the next step is not "Now I find")."""
+    """Where a slip fits: (index of the command it follows, the object word searched for ("" for
+    a repeat outside a search), whether it is the lamp to use). ``repeat`` after any ``go to``;
+    ``phantom`` after a visit of a search that does not find the object there (the next step is
+    not "Now I find")."""
     uses = {m.group(1) for s in steps if (m := re.search(r"find and use an? (\S+?)[.,]", s.text))}
     places: dict[str, list[tuple[int, str, bool]]] = {kind: [] for kind in SLIP_KINDS}
     target = None

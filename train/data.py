@@ -191,7 +191,8 @@ def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, s
 def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: int = 0) -> dict:
     """Give a seeded ``fraction`` of the train conversations in ``react_train_sharegpt.json`` one
     no-op slip each (``train.dagger.slipped_record``: masked from the loss, the rest of the
-    conversation unchanged); returns the updated manifest (also written). The Alpaca files keep
+    conversation unchanged); returns the updated manifest (also written). Only ``train.sft`` leaves the slip out of the loss: LLaMA-Factory ignores ``unsupervised``
+    (as it ignores DAgger's ``supervise_from``) and would train on it. The Alpaca files keep
     the plain conversations: that format cannot leave a turn out of the loss."""
     from collections import Counter
 
@@ -276,7 +277,8 @@ def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info
     show_default=True,
     type=click.FloatRange(0, 1),
     help="Give this fraction of the train conversations one command that does nothing (a repeated "
-    "'go to', a phantom 'take'), left out of the loss; the expert goes on as planned (train.dagger).",
+    "'go to', a phantom 'take'), left out of train.sft's loss; the expert goes on as planned "
+    "(train.dagger).",
 )
 def command(
     suite: str | None,
