@@ -195,21 +195,22 @@ def _slip(
 def slipped_record(
     suite: Suite, entry, rng: random.Random, *, system: str | None = SYSTEM_PROMPT
 ) -> dict[str, Any] | None:
-    """The expert's conversation on ``entry`` with one seeded slip (a kind from ``SLIP_KINDS``)
-    after one of its commands (a ``go to``, or a visit that finds nothing), or None when the
-    game has no place for one. Every slip command is
-    played in the game and does nothing (``Nothing happens.``), so the expert's own steps after it
-    stay right; the slip's assistant turns are listed in the record's ``unsupervised``."""
+    """The expert's conversation on ``entry`` with one slip after one of its commands (a
+    ``phantom`` after a visit that finds nothing where the game has one, else a ``repeat`` of a
+    ``go to``; the place is drawn from ``rng``), or None when the game has no place for one.
+    Every slip command is played in the game and does nothing (``Nothing happens.``), so the
+    expert's own steps after it stay right; the slip's assistant turns are listed in the
+    record's ``unsupervised``."""
     world = entry.world()
     try:
         steps = solve(world, text_format=suite.text_format)
     except ExpertFailed:
         return None
     places = _slip_places(steps)
-    kinds = [kind for kind in SLIP_KINDS if places[kind]]
-    if not kinds:
+    # a phantom where the game has room for one (fewer games do), else a repeat
+    kind = next((kind for kind in ("phantom", "repeat") if places[kind]), None)
+    if kind is None:
         return None
-    kind = rng.choice(kinds)
     k, target, lamp = rng.choice(places[kind])
     receptacle = steps[k].text.split(" ", 2)[-1] if steps[k].text.startswith("go to") else steps[k].text[5:]
     if kind == "repeat":
