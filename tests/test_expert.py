@@ -46,14 +46,13 @@ def test_expert_solves_5000_synthetic_games() -> None:
     from harness.world.generator import generate_world
     from harness.world.world import TASK_TYPES
 
-    lengths = []
+    longest = 0
     for i in range(5004):
         w = generate_world(TASK_TYPES[i % 6], i)
         steps = solve(w)
         assert steps[-1].won, w.path
-        lengths.append(len(steps))
-    # One thought per receptacle type searched costs steps: 4 of these 5,004 take 51-54.
-    assert sum(n > 50 for n in lengths) <= 5 and max(lengths) <= 60
+        longest = max(longest, len(steps))
+    assert longest <= 50
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +68,8 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
     synthetic_trajectories: list,
 ) -> None:
     """A search thought names at most SEARCH_BATCH receptacles (it must fit a 64-token reply),
-    all of one type (every change of type is a thought), the search then goes to them in that
-    order, and a search that outlasts its list says so and names the next ones."""
+    the search then goes to them in that order, and a search that outlasts its list says so and
+    names the next ones."""
     import re
 
     from harness.world.expert import SEARCH_BATCH
@@ -83,7 +82,6 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
                 continue
             names = m.group(1).split(", ")
             assert 1 <= len(names) <= SEARCH_BATCH, s.text
-            assert len({n.rsplit(" ", 1)[0] for n in names}) == 1, s.text
             continued += s.text.startswith("think: No ")
             # the visits up to the next thought (the object turned up, or the list ran out)
             nxt = next((j for j in range(i + 1, len(steps)) if steps[j].is_thought), len(steps))

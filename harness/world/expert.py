@@ -145,7 +145,10 @@ class _Planner:
         order = [r for r in likely + others if r not in self.checked and r not in exclude_recs]
         first = True
         while order:
-            batch = self._batch(order)
+            # The receptacles to check next, by name, in the order they will be visited, a few
+            # at a time: a model continues the list from its last ``go to X``, and a short list
+            # fits a reply (bench's num_predict is 64 tokens) where a room's 30 names do not.
+            batch = order[:SEARCH_BATCH]
             names = ", ".join(self.name(r) for r in batch)
             if first and batch[0] in likely:
                 self.think(f"First I need to find a {word}. A {word} is more likely to appear in {names}.")
@@ -162,24 +165,6 @@ class _Planner:
                     return hit
             order = [r for r in order if r not in self.checked]
         raise ExpertFailed(f"no {word} found in any receptacle")
-
-    def _batch(self, order: list[str]) -> list[str]:
-        """The receptacles the next search thought names, in visit order: the next ones of one
-        type only (``sidetable 3, sidetable 2, sidetable 1``), at most ``SEARCH_BATCH``.
-
-        One type per thought, because a model walks a list of one type by counting down, which
-        SmolLM2 does well, but at a change of type inside a list (``sofa 1, armchair 2, armchair 1,
-        sidetable 3``) it repeated ``go to armchair 1``, a command that does nothing, until the
-        steps ran out (8 of the 31 valid_seen games lost by the build of 2026-12-06). Every change
-        of type is now a thought ("No X so far. Next, I can check …"). A short list also fits a
-        reply (bench's num_predict is 64 tokens) where a room's 30 names do not."""
-        rtype = self.w.rtype.get(order[0])
-        batch = []
-        for r in order[:SEARCH_BATCH]:
-            if self.w.rtype.get(r) != rtype:
-                break
-            batch.append(r)
-        return batch
 
     def _note_for_later(self, r: str, *, skip: str | None) -> None:
         """Say so when ``r`` shows an object the plan needs after the current search (the lamp
