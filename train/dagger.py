@@ -63,8 +63,7 @@ __all__ = [
 ]
 
 RECOVERY_KINDS = ("skip", "detour")
-SLIP_KINDS = ("repeat", "phantom")
-NOTHING = "Nothing happens."
+SLIP_KINDS = ("phantom", "repeat")  # in order of preference: fewer games have room for a phantom
 
 
 def _first_command(steps: list) -> str | None:
@@ -207,8 +206,7 @@ def slipped_record(
     except ExpertFailed:
         return None
     places = _slip_places(steps)
-    # a phantom where the game has room for one (fewer games do), else a repeat
-    kind = next((kind for kind in ("phantom", "repeat") if places[kind]), None)
+    kind = next((kind for kind in SLIP_KINDS if places[kind]), None)
     if kind is None:
         return None
     k, target, lamp = rng.choice(places[kind])
@@ -227,10 +225,13 @@ def slipped_record(
             game.step(s.text)
     turns = []
     for text in slip:
-        obs = "OK." if text.startswith("think:") else game.step(text).observation
-        if not text.startswith("think:") and obs != NOTHING:
+        if text.startswith("think:"):
+            turns.append((text, "OK."))
+            continue
+        result = game.step(text)
+        if result.admissible:
             return None  # it would have done something: not a slip the plan survives
-        turns.append((text, obs))
+        turns.append((text, result.observation))
     history = [(s.text, s.observation) for s in steps]
     history[k + 1 : k + 1] = turns
     msgs = build_messages(intro, history, system=system)

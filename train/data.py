@@ -191,12 +191,12 @@ def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, s
 def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: int = 0) -> dict:
     """Give a seeded ``fraction`` of the train conversations in ``react_train_sharegpt.json`` one
     no-op slip each (``train.dagger.slipped_record``: masked from the loss, the rest of the
-    conversation unchanged); returns the updated manifest (also written). Only ``train.sft`` leaves the slip out of the loss: LLaMA-Factory ignores ``unsupervised``
-    (as it ignores DAgger's ``supervise_from``) and would train on it. The Alpaca files keep
-    the plain conversations: that format cannot leave a turn out of the loss."""
+    conversation unchanged); returns the updated manifest (also written). Only ``train.sft``
+    leaves the slip out of the loss: LLaMA-Factory ignores ``unsupervised`` (as it ignores
+    DAgger's ``supervise_from``) and would train on it. The Alpaca files keep the plain
+    conversations: that format cannot leave a turn out of the loss."""
     from collections import Counter
 
-    from harness._util.atomic import atomic_write_text
     from train.dagger import slipped_record
 
     path = out / "react_train_sharegpt.json"
@@ -212,23 +212,25 @@ def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: in
         if slipped is not None:
             data[i] = slipped
             kinds[slipped["source"].split(":", 1)[1]] += 1
-    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
-    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
-    manifest["slips"] = {
+    info = {
         "fraction": fraction,
         "seed": seed,
         "records": sum(kinds.values()),
         "kinds": dict(sorted(kinds.items())),
     }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
-    return manifest
+    return _write_train(out, manifest, data, "slips", info)
 
 
 def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info: dict) -> dict:
+    data = json.loads((out / "react_train_sharegpt.json").read_text()) + records
+    return _write_train(out, manifest, data, key, info)
+
+
+def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: dict) -> dict:
+    """Write ``data`` as ``react_train_sharegpt.json`` and the manifest with ``info`` under ``key``."""
     from harness._util.atomic import atomic_write_text
 
     path = out / "react_train_sharegpt.json"
-    data = json.loads(path.read_text()) + records
     sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
     manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
     manifest[key] = info
