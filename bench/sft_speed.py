@@ -10,6 +10,7 @@ conversations, model and machine. Prints tokens/s for each and the ratio.
   supervised (assistant) positions (``causal_lm_loss``).
 Both do forward + backward + AdamW steps of 8 conversations, fp32, on the threads torch uses by
 default. Counted tokens are the real (unpadded) tokens, so the figures compare like for like.
+``--compile`` adds a third loop: train.sft's on ``torch.compile(model, dynamic=True)``.
 The base is any HF checkpoint, e.g. the one ``train.import_gguf`` makes from SmolLM2's GGUF.
 """
 
@@ -46,6 +47,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="optimizer steps measured per loop")
     ap.add_argument("--accum", type=int, default=8, help="conversations per optimizer step")
     ap.add_argument("--plain-batch", type=int, default=4, help="conversations per padded micro-batch")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time train.sft's loop on torch.compile(model, dynamic=True); "
+        "its first (compiling) step is not counted, as in every loop",
+    )
     a = ap.parse_args()
 
     tok = AutoTokenizer.from_pretrained(a.base)
@@ -66,14 +73,17 @@ def main() -> None:
             model(**b, use_cache=False).loss.backward()
         return n_tok
 
-    def ours(group) -> int:
-        n_sup = sum(sum(x != -100 for x in e.labels[1:]) for e in group)
-        n_tok = 0
-        for e in group:
-            b = collate([[e]], pad, packed=False)
-            n_tok += b.pop("num_tokens")
-            causal_lm_loss(model, b, n_sup, supervised_head=True).backward()
-        return n_tok
+    def ours_on(module):
+        def ours(group) -> int:
+            n_sup = sum(sum(x != -100 for x in e.labels[1:]) for e in group)
+            n_tok = 0
+            for e in group:
+                b = collate([[e]], pad, packed=False)
+                n_tok += b.pop("num_tokens")
+                causal_lm_loss(module, b, n_sup, supervised_head=True).backward()
+            return n_tok
+
+        return ours
 
     n_tokens = sum(len(e) for e in examples)
     n_sup = sum(sum(x != -100 for x in e.labels) for e in examples)
@@ -83,9 +93,13 @@ def main() -> None:
     )
     plain_tps = run(model, groups, plain, a.steps)
     print(f"plain HF loop (batch {a.plain_batch}, padded, full logits): {plain_tps:7.1f} tokens/s")
-    ours_tps = run(model, groups, ours, a.steps)
+    ours_tps = run(model, groups, ours_on(model), a.steps)
     print(f"train.sft loop (no padding, head at supervised positions): {ours_tps:7.1f} tokens/s")
     print(f"ratio: {ours_tps / plain_tps:.2f}x")
+    if a.compile:
+        compiled_tps = run(model, groups, ours_on(torch.compile(model, dynamic=True)), a.steps)
+        print(f"train.sft loop on torch.compile (dynamic shapes): {compiled_tps:7.1f} tokens/s")
+        print(f"ratio: {compiled_tps / plain_tps:.2f}x ({compiled_tps / ours_tps:.2f}x eager)")
 
 
 if __name__ == "__main__":
