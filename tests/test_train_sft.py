@@ -158,6 +158,53 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
         torch.testing.assert_close(fast_g[name], slow_g[name], atol=1e-5, rtol=1e-4)
 
 
+def test_turn_head_weights() -> None:
+    """The first tokens of each supervised run weigh ``head_weight``; runs restart after a gap."""
+    import torch
+
+    from train.sft import turn_weights
+
+    x = IGNORE
+    labels = torch.tensor([[x, 5, 6, 7, 8, x, x, 9, 10, x, 11], [1, 2, x, 3, 4, 5, 6, 7, x, x, x]])
+    want = [[0, 4, 4, 4, 1, 0, 0, 4, 4, 0, 4], [4, 4, 0, 4, 4, 4, 1, 1, 0, 0, 0]]
+    assert turn_weights(labels, 3, 4.0).tolist() == want
+    assert turn_weights(labels, 3, 1.0).tolist() == (labels != x).float().tolist()
+
+
+def test_weighted_loss_is_the_weighted_mean(
+    smoke_data: Path, bpe: Any, tiny_base: Path, tmp_path: Path
+) -> None:
+    """With turn_head_weight, the loss is sum(w * ce) / sum(w) over the full logits' per-token
+    cross-entropy; the weighted loss moves away from the plain mean."""
+    import torch
+    import torch.nn.functional as F
+
+    from train.sft import causal_lm_loss, turn_weights
+    from train.sft_model import load_model
+
+    exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:2]
+    b = collate([[e] for e in exs], bpe.pad_token_id, packed=False)
+    b.pop("num_tokens")
+    torch.manual_seed(0)
+    model = load_model(
+        tiny_recipe(smoke_data, tiny_base, tmp_path, lora=False), str(tiny_base), "no", False, 0
+    )
+    shifted = b["labels"][:, 1:]
+    w = turn_weights(shifted, 3, 5.0)
+    with torch.no_grad():
+        got = causal_lm_loss(model, dict(b), float(w.sum()), True, (3, 5.0))
+        plain = causal_lm_loss(model, dict(b), float((shifted != IGNORE).sum()), True)
+        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits[:, :-1]
+        ce = F.cross_entropy(logits.flatten(0, 1), shifted.flatten(), ignore_index=IGNORE, reduction="none")
+    want = (ce * w.flatten()).sum() / w.sum()
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert abs(float(got) - float(plain)) > 1e-4
+    with pytest.raises(ValueError, match="supervised_head"):
+        causal_lm_loss(model, dict(b), 1.0, False, (3, 5.0))
+    with pytest.raises(RecipeError, match=r"turn_head_weight: .*supervised_head"):
+        recipe_from_dict({"base_model": "gguf:x", "supervised_head": False, "turn_head_weight": 3})
+
+
 @pytest.mark.parametrize(
     ("text", "error"),
     [

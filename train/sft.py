@@ -87,8 +87,34 @@ def _trainable(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
-def causal_lm_loss(model: Any, batch: dict[str, Any], denom: float, supervised_head: bool = True) -> Any:
+def turn_weights(shifted: Any, head_tokens: int, head_weight: float) -> Any:
+    """Per-position loss weights for next-token labels ``shifted`` (rows × positions, IGNORE where
+    unsupervised): ``head_weight`` on the first ``head_tokens`` labels of every run of supervised
+    labels (an assistant turn: user and system tokens between turns are unsupervised), 1 on the
+    others, 0 where unsupervised."""
+    import torch
+
+    sup = shifted != IGNORE
+    idx = torch.arange(sup.shape[1], device=sup.device).expand_as(sup)
+    prev = torch.zeros_like(sup)
+    prev[:, 1:] = sup[:, :-1]
+    starts = torch.where(sup & ~prev, idx, torch.zeros_like(idx))
+    run_start = torch.cummax(starts, dim=1).values
+    head = sup & (idx - run_start < head_tokens)
+    return sup.float() + head.float() * (head_weight - 1.0)
+
+
+def causal_lm_loss(
+    model: Any,
+    batch: dict[str, Any],
+    denom: float,
+    supervised_head: bool = True,
+    head: tuple[int, float] | None = None,
+) -> Any:
     """Summed next-token cross-entropy over the supervised labels, divided by ``denom``.
+
+    ``head``: (tokens, weight), weigh each token by :func:`turn_weights` (``denom`` is then the
+    sum of the weights); needs ``supervised_head``.
 
     ``supervised_head``: the model's output head runs only at the positions whose next token is
     supervised in some row of the batch (``logits_to_keep`` with their indices), instead of at
@@ -99,16 +125,24 @@ def causal_lm_loss(model: Any, batch: dict[str, Any], denom: float, supervised_h
     import torch.nn.functional as F
 
     if not supervised_head:
+        if head is not None:
+            raise ValueError("a weighted loss needs supervised_head")
         return model(**batch, num_items_in_batch=denom, use_cache=False).loss
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     shifted = batch["labels"][:, 1:]
     keep = (shifted != IGNORE).any(dim=0).nonzero().squeeze(1)
     logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits
     target = shifted[:, keep]
-    loss = F.cross_entropy(
-        logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="sum"
+    if head is None:
+        loss = F.cross_entropy(
+            logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="sum"
+        )
+        return loss / denom
+    weight = turn_weights(shifted, *head)[:, keep]
+    per_token = F.cross_entropy(
+        logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="none"
     )
-    return loss / denom
+    return (per_token * weight.flatten()).sum() / denom
 
 
 def _evaluate(model: Any, examples: list, r: Recipe, acc: Any, pad_id: int) -> float:
@@ -281,6 +315,10 @@ def train_sft(
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
 
+    # The denominator is the step's sum of loss weights: its supervised token count when
+    # turn_head_weight is 1, when the loss is the plain mean and needs no weights.
+    head = (r.turn_head_tokens, r.turn_head_weight)
+    loss_head = head if r.turn_head_weight != 1.0 else None
     model.train()
     order_cache: dict[int, list] = {}
     while step < total:
@@ -296,7 +334,7 @@ def train_sft(
         cols = [collate(b, pad_id, r.packing) for b in chunk[acc.process_index :: world][:k]]
         counts = torch.tensor(
             [
-                float(sum(int((c["labels"][:, 1:] != IGNORE).sum()) for c in cols)),
+                float(sum(float(turn_weights(c["labels"][:, 1:], *head).sum()) for c in cols)),
                 float(sum(c["num_tokens"] for c in cols)),
             ],
             device=acc.device,
@@ -308,7 +346,7 @@ def train_sft(
             sync = contextlib.nullcontext() if i == len(cols) - 1 else acc.no_sync(model)
             with sync:
                 batch = {key: v.to(acc.device) for key, v in c.items() if key != "num_tokens"}
-                loss = causal_lm_loss(model, batch, n_sup / world, r.supervised_head)
+                loss = causal_lm_loss(model, batch, n_sup / world, r.supervised_head, loss_head)
                 acc.backward(loss)
             loss_sum += loss.detach().float()
         gnorm = float(acc.clip_grad_norm_(model.parameters(), r.max_grad_norm))
