@@ -50,6 +50,7 @@ from harness.agent.protocol import SYSTEM_PROMPT, build_messages, parse_reply
 from harness.bench.suites import Suite
 from harness.bench.traces import EpisodeTrace
 from harness.world.expert import ExpertFailed, solve, solve_from
+from harness.world.game import NOTHING
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +255,11 @@ def _slip_places(steps: list) -> dict[str, list[tuple[int, str, bool]]]:
             target = m.group(1)
         elif s.text.startswith(("think: Now I", "think: I saw")):
             target = None  # found, or going back to one seen earlier
-        elif s.text.startswith("go to "):
+        elif s.text.startswith("go to ") and s.observation != NOTHING:
             places["repeat"].append((i, target or "", False))
         if (
             target
+            and s.observation != NOTHING  # a go to where the agent stands shows nothing
             and re.match(r"(go to|open) ", s.text)
             and not steps[i + 1].text.startswith("think: Now I find")
         ):

@@ -6,11 +6,19 @@ that can hold the object it needs (ALFWorld's ``canContain`` affordances, the sa
 ALFWorld's hand-coded expert uses) before the rest, remembers everything it has seen, and
 explains itself with ReAct-style thoughts. Deterministic: same game → same trajectory.
 
+Where receptacles share a spot, the text does not say so (the ReAct harness strips TextWorld's
+``You arrive at loc N.``), so the planner goes to a receptacle it has not been shown to stand
+at like any other, and the game answers ``Nothing happens.``: the one kind of command of it that
+does nothing. It then examines (or opens) the receptacle it now knows is here. A model trained
+on its turns can do the same; a planner that skipped that ``go to`` would teach the model to
+examine receptacles it cannot know are at hand.
+
     steps = solve(world)          # list[ExpertStep], each a thought or a command
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from harness.world.game import Game
@@ -21,6 +29,10 @@ _TRANSFORM_ACTION = {"clean": "cleanobject", "heat": "heatobject", "cool": "cool
 _TRANSFORM_PROP = {"clean": "cleanable", "heat": "heatable", "cool": "coolable"}
 _TRANSFORMED = {"clean": "isclean", "heat": "ishot", "cool": "iscool"}
 
+
+# The receptacle a command names as the agent's place: its object, or what follows the last
+# "from"/"in/on"/"to"/"with" (the 0.4 format's "move o to X" included).
+_PLACE_RE = re.compile(r"(?:go to|open|close|examine) (.+)$|.+ (?:from|in/on|to|with) (.+)$")
 
 SEARCH_BATCH = 5  # receptacles named per search thought: at most ~50 tokens, a reply has 64
 
@@ -63,6 +75,7 @@ class _Planner:
         self.later: list[tuple[str | None, str | None]] = []  # (type, property) needed after this search
         self.noted: set[str] = set()
         self.pending_note = ""  # said at the end of the next "Now I find ..." thought
+        self.at: str | None = None  # the receptacle the text last showed the agent at
         self.game.reset()
 
     # -- acting --------------------------------------------------------------------------
@@ -74,9 +87,33 @@ class _Planner:
         if not r.admissible:
             raise ExpertFailed(f"planner issued an inadmissible command: {command!r}")
         self.steps.append(ExpertStep(command, r.observation, r.won))
+        self.at = self._place(command) or self.at
         if r.won:
             raise _Won
         return r.observation
+
+    def _place(self, command: str) -> str | None:
+        """The receptacle an admissible ``command`` shows the agent at: the one it names last
+        (``go to X``, ``open X``, ``take o from X``, ``heat o with X``, …), else None."""
+        m = _PLACE_RE.match(command)
+        r = self.w.by_name.get(m.group(1) or m.group(2)) if m else None
+        return r if r in self.w.receptacles else None
+
+    def arrive(self, r: str) -> bool:
+        """``go to r`` unless the text already shows the agent at ``r``. True when the reply
+        showed ``r`` (the agent moved); False when it stays, the last ``go to`` included: ``r``
+        shares the spot it stands at, which the game answers with "Nothing happens."."""
+        if self.at == r:
+            return False
+        command = f"go to {self.name(r)}"
+        if r not in self.game.receptacles_here():
+            self.do(command)
+            return True
+        result = self.game.step(command)
+        assert not result.admissible  # the game's rule: no go to where the agent stands
+        self.steps.append(ExpertStep(command, result.observation))
+        self.at = r
+        return False
 
     def name(self, i: str) -> str:
         return self.w.names[i]
@@ -90,11 +127,13 @@ class _Planner:
     def visit(self, r: str) -> None:
         """Get to see inside ``r``: go there (or examine it when already there), open it if closed."""
         g, w = self.game, self.w
-        if r not in g.receptacles_here():
-            self.do(f"go to {self.name(r)}")
-        elif r in self.checked and not (w.has("openable", r) and not g.is_open(r)):
+        if self.at != r or r not in self.checked:
+            shown = self.arrive(r)
+        elif not (w.has("openable", r) and not g.is_open(r)):
             return
-        elif not w.has("openable", r) or g.is_open(r):
+        else:
+            shown = False
+        if not shown and (not w.has("openable", r) or g.is_open(r)):
             self.do(f"examine {self.name(r)}")
         if w.has("openable", r) and not g.is_open(r):
             self.do(f"open {self.name(r)}")
@@ -125,14 +164,14 @@ class _Planner:
         hit = self._known(otype, prop)
         if hit:
             o, where = hit
-            if where not in self.game.receptacles_here():
+            if self.at != where:
                 # Recalling it in a thought turns a look far back in the history into a copy of
                 # one line the model wrote itself (see _note_for_later).
                 self.think(
                     f"I saw a {word} ({self.name(o).split()[-1]}) in/on {self.name(where)} earlier. "
                     f"Next, I need to go to {self.name(where)}."
                 )
-                self.go(where)
+                self.arrive(where)
             return hit
         score = {r: prior(otype or "", w.rtype.get(r, "")) for r in w.receptacles}
         likely = sorted((r for r in w.receptacles if score[r] > 0), key=lambda r: -score[r])
@@ -192,8 +231,7 @@ class _Planner:
         return note
 
     def take(self, o: str, r: str) -> None:
-        if r not in self.game.receptacles_here():
-            self.do(f"go to {self.name(r)}")
+        self.arrive(r)
         if self.w.has("openable", r) and not self.game.is_open(r):
             self.do(f"open {self.name(r)}")
         self.do(f"take {self.name(o)} from {self.name(r)}")
@@ -205,12 +243,8 @@ class _Planner:
                 return r
         raise ExpertFailed(f"no receptacle of type {', '.join(types)}")
 
-    def go(self, r: str) -> None:
-        if r not in self.game.receptacles_here():
-            self.do(f"go to {self.name(r)}")
-
     def put(self, o: str, r: str) -> None:
-        self.go(r)
+        self.arrive(r)
         if self.w.has("openable", r) and not self.game.is_open(r):
             self.do(f"open {self.name(r)}")
         verb = "put {} in/on {}" if self.text_format == "2.1.1" else "move {} to {}"
@@ -247,7 +281,7 @@ class _Planner:
                 f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
             )
             lamp, lr = self.find(spec.toggle_type, "toggleable")
-            self.go(lr)
+            self.arrive(lr)
             self.think(f"Now I find a {lamp_word} ({self.name(lamp).split()[-1]}). Next, I need to use it.")
             self.do(f"use {self.name(lamp)}")
             return self._finish()
@@ -286,7 +320,7 @@ class _Planner:
                 self.think(
                     f"Now I take a {obj_word} ({num}). Next, I need to go to {self.name(tool)} and {transform} it."
                 )
-                self.go(tool)
+                self.arrive(tool)
                 self.do(f"{transform} {self.name(o)} with {self.name(tool)}")
             dest = self.destination(spec.object_type)
             done_word = {"clean": "clean", "heat": "heat", "cool": "cool"}.get(transform or "", "take")
@@ -304,6 +338,9 @@ class _Planner:
         showed; they are not the planner's steps."""
         for cmd in commands:
             r = self.game.step(cmd)
+            place = self._place(cmd)
+            if r.admissible or (cmd.startswith("go to ") and place in self.game.receptacles_here()):
+                self.at = place or self.at  # a go to that does nothing: the place is here
             if r.admissible:
                 for rec in self.game.receptacles_here():
                     if not self.w.has("openable", rec) or self.game.is_open(rec):
@@ -355,7 +392,7 @@ class _Planner:
                 o, r = self.find(spec.object_type)
                 self.take(o, r)
             lamp, lr = self.find(spec.toggle_type, "toggleable")
-            self.go(lr)
+            self.arrive(lr)
             self.think(f"Now I have the {obj_word}. Next, I need to use {self.name(lamp)}.")
             self.do(f"use {self.name(lamp)}")
             return self._finish()
@@ -372,7 +409,7 @@ class _Planner:
                 self.think(
                     f"Now I have a {obj_word}. Next, I need to {spec.transform} it with {self.name(tool)}."
                 )
-                self.go(tool)
+                self.arrive(tool)
                 self.do(f"{spec.transform} {self.name(o)} with {self.name(tool)}")
             dest = self.destination(spec.object_type)
             self.think(f"Now I have a {obj_word} ready. Next, I need to put it in/on {self.name(dest)}.")
