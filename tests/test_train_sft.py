@@ -201,6 +201,9 @@ def test_weighted_loss_is_the_weighted_mean(
     assert abs(float(got) - float(plain)) > 1e-4
     with pytest.raises(ValueError, match="supervised_head"):
         causal_lm_loss(model, dict(b), 1.0, False, (3, 5.0))
+    for bad in (0, -2, 0.5):  # an int skips pydantic's float checks: the validator must not
+        with pytest.raises(RecipeError, match="turn_head_weight: must be ≥ 1"):
+            recipe_from_dict({"base_model": "gguf:x", "turn_head_weight": bad})
     with pytest.raises(RecipeError, match=r"turn_head_weight: .*supervised_head"):
         recipe_from_dict({"base_model": "gguf:x", "supervised_head": False, "turn_head_weight": 3})
 

@@ -116,11 +116,13 @@ class Recipe(BaseModel):
     """Run the output head and the loss only at supervised (assistant) positions instead of every
     token: same loss and gradients, far less work with a large vocabulary (``bench/sft_speed.py``)."""
     turn_head_tokens: int = Field(default=3, ge=1)
-    turn_head_weight: Float = Field(default=1.0, ge=1.0)
-    """Loss weight of the first ``turn_head_tokens`` tokens of every assistant turn (1 = plain
-    mean). Those tokens carry the turn's decision (``think: Now`` found it, ``think: No`` not
-    yet, ``go to drawer``, ``take alarm…``); the rest of a turn is mostly copied. The loss is
-    the weighted mean over the step's supervised tokens; the eval loss stays unweighted."""
+    """How many of the first tokens of every assistant turn ``turn_head_weight`` weighs."""
+    turn_head_weight: Float = 1.0
+    """Loss weight (≥ 1) of the first ``turn_head_tokens`` tokens of every assistant turn (1 =
+    plain mean). Those tokens carry the turn's decision (``think: Now`` found it, ``think: No``
+    not yet, ``go to drawer``, ``take alarm…``); the rest of a turn is mostly copied. The
+    training loss (logged, and ``train_loss`` in train_meta.json) is then the weighted mean over
+    the step's supervised tokens; the eval loss stays the plain mean."""
     packing: bool = False
     """Pack several conversations per row (position ids restart, block-diagonal attention)."""
     freeze_layers: int = 0
@@ -158,6 +160,8 @@ class Recipe(BaseModel):
     @field_validator("turn_head_weight")
     @classmethod
     def _head_needs_supervised_head(cls, v: float, info: ValidationInfo) -> float:
+        if v < 1:
+            raise ValueError("must be ≥ 1 (1: every supervised token weighs the same)")
         if v != 1.0 and not info.data.get("supervised_head", True):
             raise ValueError("needs supervised_head: true (the weighted loss is computed there)")
         return v

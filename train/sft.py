@@ -315,8 +315,8 @@ def train_sft(
                 shutil.rmtree(old, ignore_errors=True)
         acc.wait_for_everyone()
 
-    # The denominator is the step's sum of loss weights: its supervised token count when
-    # turn_head_weight is 1, when the loss is the plain mean and needs no weights.
+    # The loss's denominator is the step's sum of weights. With turn_head_weight 1 that is its
+    # supervised token count, and the loss is the plain mean (computed without weights).
     head = (r.turn_head_tokens, r.turn_head_weight)
     loss_head = head if r.turn_head_weight != 1.0 else None
     model.train()
