@@ -7,6 +7,7 @@ win it. Checked on synthetic games of every task type and on real ALFWorld games
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -42,13 +43,17 @@ def _check(world, rng: random.Random, n: int) -> None:
     labels = solve_from(world, walk)
     replay = Game(world)
     replay.reset()
-    for c in walk:
-        replay.step(c)
+    shown = [replay.step(c).observation for c in walk]  # what the walk's text showed
     if replay.won:
         assert labels == []
         return
     assert labels, "no label from an unfinished state"
     for step in labels:
+        m = re.fullmatch(r"think: I saw an? (\S+) \((\d+)\) in/on (.+) earlier\. .*", step.text)
+        if m:  # a recall names only what some observation showed, in/on that receptacle
+            what, where = f"{m.group(1)} {m.group(2)}", m.group(3)
+            assert any(what in o and where in o for o in shown), (step.text, walk)
+        shown.append(step.observation)
         if step.is_thought:
             continue
         assert expert_step(replay, step.text), f"label {step.text!r} is not admissible after {walk}"

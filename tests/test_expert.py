@@ -111,7 +111,8 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
 
 def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: list) -> None:
     """The lamp of a look task or the second object of a pick-two task, seen before it is
-    needed, is noted in a thought right after the observation that shows it; when it is needed,
+    needed, is noted in a thought of its own right after the observation that shows it (or
+    after the "Now I find" thought it calls for); when it is needed,
     a thought recalls where it is and the next command goes there."""
     import re
 
@@ -121,7 +122,10 @@ def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: li
             m = re.search(r"I also see a (\w+) \((\d+)\)", s.text)
             if m:
                 noted += 1
-                shown = steps[i - 1].observation
+                # right after the command that showed it, or after the "Now I find" thought
+                # that the same observation called for
+                shown = next(t.observation for t in reversed(steps[:i]) if not t.is_thought)
+                assert steps[i - 1].text.startswith("think: Now I find") or not steps[i - 1].is_thought
                 assert f"{m.group(1)} {m.group(2)}" in shown, (s.text, shown)
             m = re.fullmatch(
                 r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text

@@ -243,9 +243,9 @@ def slipped_record(
 
 def _slip_places(steps: list) -> dict[str, list[tuple[int, str, bool]]]:
     """Where a slip fits: (index of the command it follows, the object word searched for ("" for
-    a repeat outside a search), whether it is the lamp to use). ``repeat`` after any ``go to``;
-    ``phantom`` after a visit of a search that does not find the object there (the next step is
-    not "Now I find")."""
+    a repeat outside a search), whether it is the lamp to use). ``repeat`` after any ``go to``
+    that moved; ``phantom`` after a visit of a search that does not find the object there (the
+    next step is not "Now I find")."""
     uses = {m.group(1) for s in steps if (m := re.search(r"find and use an? (\S+?)[.,]", s.text))}
     places: dict[str, list[tuple[int, str, bool]]] = {kind: [] for kind in SLIP_KINDS}
     target = None

@@ -74,7 +74,7 @@ class _Planner:
         self.placed: set[str] = set()
         self.later: list[tuple[str | None, str | None]] = []  # (type, property) needed after this search
         self.noted: set[str] = set()
-        self.pending_note = ""  # said at the end of the next "Now I find ..." thought
+        self.pending_note = ""  # thought right after the next "Now I find ..." one
         self.at: str | None = None  # the receptacle the text last showed the agent at
         self.game.reset()
 
@@ -95,7 +95,7 @@ class _Planner:
     def _place(self, command: str) -> str | None:
         """The receptacle an admissible ``command`` shows the agent at: the one it names last
         (``go to X``, ``open X``, ``take o from X``, ``heat o with X``, …), else None."""
-        m = _PLACE_RE.match(command)
+        m = _PLACE_RE.match(command.strip())
         r = self.w.by_name.get(m.group(1) or m.group(2)) if m else None
         return r if r in self.w.receptacles else None
 
@@ -110,13 +110,17 @@ class _Planner:
             self.do(command)
             return True
         result = self.game.step(command)
-        assert not result.admissible  # the game's rule: no go to where the agent stands
+        if result.admissible:  # the game's rule: no go to where the agent stands
+            raise ExpertFailed(f"{command!r} moved the agent, which stood there already")
         self.steps.append(ExpertStep(command, result.observation))
         self.at = r
         return False
 
     def name(self, i: str) -> str:
         return self.w.names[i]
+
+    def _accessible(self, r: str) -> bool:
+        return not self.w.has("openable", r) or self.game.is_open(r)
 
     def _observe(self, r: str) -> None:
         """Remember what the last observation showed inside ``r``."""
@@ -208,7 +212,9 @@ class _Planner:
     def _note_for_later(self, r: str, *, skip: str | None) -> None:
         """Say so when ``r`` shows an object the plan needs after the current search (the lamp
         of a look task, the second object of a pick-two task), so that the later recall copies
-        this thought rather than an observation many turns back."""
+        this thought rather than an observation many turns back. A thought of its own, even
+        when ``r`` also shows what the search was for (then it follows "Now I find"): noting is
+        a decision, and a model's decisions are the first words of a turn."""
         if not self.later:
             return
         extra = [
@@ -221,14 +227,18 @@ class _Planner:
         o = extra[0]
         self.noted.add(o)
         word, num = _type_word(self.w.otype.get(o)), self.name(o).split()[-1]
+        note = f"I also see a {word} ({num}) in/on {self.name(r)}, for later."
         if skip is not None:
-            self.pending_note = f" I also see a {word} ({num}) here, for later."
+            self.pending_note = note
         else:
-            self.think(f"I also see a {word} ({num}) in/on {self.name(r)}, for later.")
+            self.think(note)
 
-    def _pop_note(self) -> str:
-        note, self.pending_note = self.pending_note, ""
-        return note
+    def found(self, word: str, o: str) -> None:
+        """The thought that the search found ``o`` (a ``word``), then the note it held back."""
+        self.think(f"Now I find a {word} ({self.name(o).split()[-1]}). Next, I need to take it.")
+        if self.pending_note:
+            self.think(self.pending_note)
+            self.pending_note = ""
 
     def take(self, o: str, r: str) -> None:
         self.arrive(r)
@@ -244,12 +254,14 @@ class _Planner:
         raise ExpertFailed(f"no receptacle of type {', '.join(types)}")
 
     def put(self, o: str, r: str) -> None:
-        self.arrive(r)
+        shown = self.arrive(r)
         if self.w.has("openable", r) and not self.game.is_open(r):
             self.do(f"open {self.name(r)}")
+            shown = True
         verb = "put {} in/on {}" if self.text_format == "2.1.1" else "move {} to {}"
         self.do(verb.format(self.name(o), self.name(r)))
-        self._observe(r)
+        if shown or r in self.checked:  # what else is in r, only when the text has shown it
+            self._observe(r)
         self.placed.add(o)
 
     # -- tasks ---------------------------------------------------------------------------
@@ -273,9 +285,7 @@ class _Planner:
             self.later = [(spec.toggle_type, "toggleable")]
             o, r = self.find(spec.object_type)
             self.later = []
-            self.think(
-                f"Now I find a {obj_word} ({self.name(o).split()[-1]}). Next, I need to take it.{self._pop_note()}"
-            )
+            self.found(obj_word, o)
             self.take(o, r)
             self.think(
                 f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
@@ -314,7 +324,7 @@ class _Planner:
             o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
             self.later = []
             num = self.name(o).split()[-1]
-            self.think(f"Now I find a {obj_word} ({num}). Next, I need to take it.{self._pop_note()}")
+            self.found(obj_word, o)
             self.take(o, r)
             if transform:
                 self.think(
@@ -341,10 +351,12 @@ class _Planner:
             place = self._place(cmd)
             if r.admissible or (cmd.startswith("go to ") and place in self.game.receptacles_here()):
                 self.at = place or self.at  # a go to that does nothing: the place is here
-            if r.admissible:
-                for rec in self.game.receptacles_here():
-                    if not self.w.has("openable", rec) or self.game.is_open(rec):
-                        self._observe(rec)
+            # What is in the receptacle a command names, when the text shows it (a go to, an open
+            # or an examine of one not closed) or showed it before (then its contents are what
+            # was shown plus and minus the agent's own puts and takes).
+            shows = cmd.strip().startswith(("go to ", "open ", "examine ")) or place in self.checked
+            if r.admissible and shows and place is not None and self._accessible(place):
+                self._observe(place)
             for o in self.game.holding():
                 self.seen.pop(o, None)
             if self.game.won:
@@ -364,7 +376,7 @@ class _Planner:
         def holds(r: str) -> bool:
             return w.has("cancontain", w.rtype.get(r, ""), w.otype.get(o, ""))
 
-        here = [r for r in self.game.receptacles_here() if holds(r)]
+        here = sorted((r for r in self.game.receptacles_here() if holds(r)), key=lambda r: r != self.at)
         fits = here or [r for r in w.receptacles if holds(r)]
         if not fits:
             raise ExpertFailed(f"nowhere to put {self.name(o)} down")
