@@ -158,7 +158,8 @@ def test_lora_adapter_is_served_unmerged(tiny: Path, tmp_path: Path, hf: HFBacke
     got = be.logits(ids)
     assert np.abs(got - want).max() < 1e-3
     assert np.abs(got - hf.logits(ids)).max() > 1e-2  # the adapter changes the model
-    assert be.chat(_msgs(0), ChatOptions(num_predict=4)).eval_count == 4
+    r = be.chat(_msgs(0), ChatOptions(num_predict=4))  # generates: 4 tokens, or fewer and a stop
+    assert r.text and (r.eval_count == 4 or (r.eval_count < 4 and r.done_reason == "stop"))
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
