@@ -119,6 +119,7 @@ def test_smollm2_recipe_keys() -> None:
     assert r.bf16 is False and r.fp16 is False and r.per_device_batch_size == 1
     assert 0 < r.freeze_layers < 30  # SmolLM2-135M has 30 layers
     assert 0 < r.data_slips <= 1  # the slips halved the inadmissible commands (README)
+    assert r.turn_head_weight > 1 and r.turn_head_tokens >= 1  # a turn's first words weigh more
     dagger = load_recipe(REPO / "train/configs/smollm2-135m-react-dagger.yaml")
     assert dagger.base_model == f"{r.output_dir}/model"  # continues from round one's model
     assert dagger.data_dagger and dagger.data_dagger_per_episode >= 1 and dagger.dataset_dir != r.dataset_dir
