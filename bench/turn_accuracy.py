@@ -60,7 +60,10 @@ def main() -> None:
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         with torch.no_grad():
             pred = model(torch.tensor([ids])).logits[0].argmax(-1).tolist()
-        turns = [(i, m) for i, m in enumerate(msgs) if m["role"] == "assistant"]
+        # the turns assistant_spans returns spans for: supervised ones (not a record's slips)
+        turns = [
+            (i, m) for i, m in enumerate(msgs) if m["role"] == "assistant" and m.get("train") is not False
+        ]
         for (a_, b_), (i, m) in zip(spans, turns, strict=True):
             pos = [t for t, (x, y) in enumerate(offsets) if a_ <= x < b_ and y > x]
             if not pos:

@@ -133,16 +133,12 @@ def causal_lm_loss(
     keep = (shifted != IGNORE).any(dim=0).nonzero().squeeze(1)
     logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits
     target = shifted[:, keep]
-    if head is None:
-        loss = F.cross_entropy(
-            logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="sum"
-        )
-        return loss / denom
-    weight = turn_weights(shifted, *head)[:, keep]
     per_token = F.cross_entropy(
         logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="none"
     )
-    return (per_token * weight.flatten()).sum() / denom
+    if head is not None:
+        per_token = per_token * turn_weights(shifted, *head)[:, keep].flatten()
+    return per_token.sum() / denom
 
 
 def _evaluate(model: Any, examples: list, r: Recipe, acc: Any, pad_id: int) -> float:
