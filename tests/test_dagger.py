@@ -135,6 +135,35 @@ def test_cli_adds_dagger_records_to_the_train_file(tmp_path) -> None:
     assert manifest["files"]["react_train_sharegpt.json"]["episodes"] == len(data)
 
 
+def test_dagger_from_a_run_on_games_outside_the_export(alfworld_root, tmp_path) -> None:
+    """A bench run over games the export does not hold (held out by an earlier round) gives
+    records; the export's test games and games of another split give none."""
+    import json
+
+    from train.dagger import play_model
+    from train.data import add_dagger, export
+
+    split = load_suite("alfworld-valid-seen")
+    every = [g.id for g in split.games(alfworld_root)]
+    suite = split.model_copy(update={"game_ids": every[:6]})
+    out = tmp_path / "d"
+    manifest = export(suite, out, test_fraction=0.2)
+    (test_game,) = manifest["test_games"]
+    outside = every[10:13]
+    run = tmp_path / "run"
+    play_model(split.model_copy(update={"game_ids": [*outside, test_game]}), "random", run, backend="random")
+    with (run / "traces.jsonl").open("a") as f:  # a game of another split is never trained on
+        other = json.loads((run / "traces.jsonl").read_text().splitlines()[0])
+        f.write(json.dumps({**other, "game_id": "valid_unseen/" + other["game_id"].split("/", 1)[1]}) + "\n")
+    manifest = add_dagger(suite, out, manifest, str(run), per_episode=1)
+    info = manifest["dagger"]
+    assert info["episodes_played"] == info["outside_export"] == 3
+    assert info["left_out"] == {"test_games": 1, "other_split": 1}
+    data = json.loads((out / "react_train_sharegpt.json").read_text())
+    games = {r["game_id"] for r in data if "supervise_from" in r}
+    assert games and games <= set(outside) and len(data) == len(manifest["train_games"]) + info["records"]
+
+
 def _replay_record(suite, rec) -> tuple[list[str], list[str]]:
     """(history commands, supervised turns) of a record, with the history played in a game."""
     gpt = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"]

@@ -468,6 +468,30 @@ def test_limit_on_an_alfworld_split_draws_round_robin(alfworld_root: Path, tmp_p
     assert max(counts) - min(counts) <= 1
 
 
+def test_bench_games_plays_only_the_listed_games(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.bench.suites import load_suite
+
+    every = [g.id for g in load_suite("synthetic-smoke").games()]
+    wanted = [every[3], every[1]]
+    listing = tmp_path / "games.txt"
+    listing.write_text(f"# two of them\n{wanted[0]}\n\n{wanted[1]}  # a comment\n{wanted[0]}\n")
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "bench", "expert", "--suite", "synthetic-smoke", "--games", str(listing),
+                       "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    played = [json.loads(line)["game_id"] for line in (out / "traces.jsonl").read_text().splitlines()]
+    assert played == [every[1], every[3]]  # suite order, each once
+    listing.write_text("synthetic/nope/1\n")
+    code, _, err = run(capsys, "bench", "expert", "--suite", "synthetic-smoke", "--games", str(listing),
+                       "--out", str(tmp_path / "run2"))  # fmt: skip
+    assert "no game synthetic/nope/1" in one_line(code, err)
+    listing.write_text("# nothing\n\n")
+    code, _, err = run(capsys, "bench", "expert", "--suite", "synthetic-smoke", "--games", str(listing),
+                       "--out", str(tmp_path / "run3"))  # fmt: skip
+    assert "no game ids" in one_line(code, err)
+    assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()
+
+
 # ------------------------------------------------------------------------------ regress
 def test_regress_junit_without_gates_applies_the_shipped_gates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -157,18 +157,35 @@ def export(
 
 def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode: int = 2) -> dict:
     """Play ``model`` (or read a bench run) on the train games and append DAgger records to
-    ``react_train_sharegpt.json``; returns the updated manifest (also written)."""
+    ``react_train_sharegpt.json``; returns the updated manifest (also written).
+
+    A bench run may have played games outside this export (``harness bench --games``: the games
+    an earlier round held out, which the model never trained on, so it leaves the expert's path
+    there as it does on unseen games). Every traced game of the suite's ALFWorld split is used,
+    except this export's test games, which stay out of training."""
     from train.dagger import dagger_records, play_model
 
+    test_games = set(manifest["test_games"])
+    played = play_model(suite, model, out / "dagger-run")
+    # the labeller knows every game of the split, not only the suite's drawn ones
+    split = (
+        suite.model_copy(update={"limit": None, "game_ids": None}) if suite.source == "alfworld" else suite
+    )
+    known = {e.id for e in split.games()}
+    traces = [t for t in played if t.game_id in known and t.game_id not in test_games]
     train_games = set(manifest["train_games"])
-    traces = [t for t in play_model(suite, model, out / "dagger-run") if t.game_id in train_games]
-    records = dagger_records(suite, traces, per_episode=per_episode, games=train_games)
+    records = dagger_records(split, traces, per_episode=per_episode)
     info = {
         "model": model,
         "episodes_played": len(traces),
         "won": sum(t.won for t in traces),
         "records": len(records),
         "per_episode": per_episode,
+        "outside_export": sum(t.game_id not in train_games for t in traces),  # e.g. held out before
+        "left_out": {
+            "test_games": sum(t.game_id in test_games for t in played),
+            "other_split": sum(t.game_id not in known for t in played),  # never train on valid games
+        },
     }
     return _append_train(out, manifest, records, "dagger", info)
 

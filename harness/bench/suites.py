@@ -40,6 +40,8 @@ class Suite(BaseModel):
     per_task_type: int = Field(default=2, ge=1)
     task_types: list[str] = Field(default_factory=lambda: list(TASK_TYPES))
     limit: int | None = Field(default=None, ge=1)
+    game_ids: list[str] | None = None
+    """Only these game ids (kept in suite order); ``harness bench --games FILE`` sets it."""
     max_steps: int = Field(default=50, ge=1)
     text_format: Literal["2.1.1", "0.4"] = "2.1.1"
 
@@ -69,6 +71,13 @@ class Suite(BaseModel):
                 for t in self.task_types:
                     seed = self.seed * 1_000_003 + i
                     out.append(SuiteGame(f"synthetic/{t}/{seed}", t, seed=seed))
+        if self.game_ids is not None:
+            wanted = set(self.game_ids)
+            missing = sorted(wanted - {e.id for e in out})
+            if missing:
+                more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+                raise SuiteError(f"suite {self.name} has no game {missing[0]}{more}")
+            out = [e for e in out if e.id in wanted]
         return draw(out, self.limit)
 
     def game(self, entry: SuiteGame) -> Game:
@@ -138,6 +147,20 @@ def load_suite_file(path: str | Path) -> Suite:
     from harness._util.yamlfile import load_model
 
     return load_model(path, Suite, "suite", SuiteError, defaults={"name": Path(path).stem})
+
+
+def read_game_ids(path: str | Path) -> list[str]:
+    """Game ids from a text file, one per line (blank lines and ``#`` comments skipped), e.g. the
+    lost games of a run: ``jq -r 'select(.won|not).game_id' runs/X/traces.jsonl > lost.txt``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SuiteError(f"{path}: cannot read the game list ({e.__class__.__name__}: {e})") from e
+    ids = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    ids = [i for i in ids if i]
+    if not ids:
+        raise SuiteError(f"{path}: no game ids (one per line)")
+    return list(dict.fromkeys(ids))
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -64,6 +64,14 @@ def default_suite() -> str:
     help="Only K games, taken round-robin over task types (results.json lists them).",
 )
 @click.option(
+    "--games",
+    "games_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Only the games listed in FILE (one id per line, as traces.jsonl names them), e.g. "
+    "the lost games of a run, or training games a model did not train on.",
+)
+@click.option(
     "--allow-engine-change",
     is_flag=True,
     help="Resume a run although the engine version (llama.cpp, Ollama, transformers) changed.",
@@ -90,6 +98,7 @@ def bench(
     timeout_s: float,
     multiline: bool,
     limit: int | None,
+    games_file: str | None,
     allow_engine_change: bool,
     out_dir: str | None,
     hosts: tuple[str, ...],
@@ -112,11 +121,13 @@ def bench(
 
     from harness.agent.fewshot import examples_for
     from harness.bench.runner import RunConfig
-    from harness.bench.suites import draw, load_suite
+    from harness.bench.suites import draw, load_suite, read_game_ids
     from harness.report import load_run, write_reports
 
     console = Console(stderr=True)
     s = load_suite(suite or default_suite())
+    if games_file:
+        s = s.model_copy(update={"game_ids": read_game_ids(games_file)})
     games = draw(s.games(), limit)
     from harness.bench.pool import make_pool
     from harness.cli._hosts import host_specs
