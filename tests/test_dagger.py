@@ -78,6 +78,46 @@ def test_labels_from_real_alfworld_states_win(valid_seen_games) -> None:
             _check(world, rng, n)
 
 
+# Every thought the expert says from the start, as a pattern; the labels from a mid-episode state
+# may say only these (and that they put down something useless), so that a model trained on both
+# kinds of conversation learns one way to say each step.
+THOUGHTS = [
+    r"To solve the task, I need to .+\.",
+    r"First I need to find an? .+\. (An? .+ is more likely to appear in|I can check) .+\.",
+    r"No .+ so far\. Next, I can check .+\.",
+    r"Now I find an? .+ \(\d+\)\. Next, I need to (take|use) it\.",
+    r"I also see an? .+ \(\d+\) in/on .+, for later\.",
+    r"I saw an? .+ \(\d+\) in/on .+ earlier\. Next, I need to go to .+\.",
+    r"Now I (take|clean|heat|cool) an? .+ \(\d+\)\. Next, I need to "
+    r"(find an? .+|go to .+ and (clean|heat|cool) it|put it in/on .+)\.",
+]
+PUT_DOWN = r"I do not need the .+\. I put it down first\."
+
+
+def _says_as_from_the_start(steps, allowed) -> None:
+    last_thought = ""
+    for step in steps:
+        if step.is_thought:
+            text = step.text.removeprefix("think: ")
+            assert any(re.fullmatch(p, text) for p in allowed), text
+            if not text.endswith(", for later."):  # a note may sit between a find and its take
+                last_thought = text
+        elif step.text.startswith(("take ", "use ")):  # a take or a use follows its "Now I find"
+            assert last_thought.startswith("Now I find"), (step.text, last_thought)
+
+
+def test_labels_say_each_step_as_the_expert_does_from_the_start(valid_seen_games) -> None:
+    from harness.world.loader import load_world
+
+    rng = random.Random(11)
+    for path in valid_seen_games[::3]:
+        world = load_world(path)
+        _says_as_from_the_start(solve(world), THOUGHTS)
+        for n in (3, 12):
+            labels = solve_from(world, _walk(Game(world), rng, n))
+            _says_as_from_the_start(labels, [*THOUGHTS, PUT_DOWN])
+
+
 def test_from_the_start_the_plan_wins_like_solve() -> None:
     world = load_suite("synthetic-smoke").games()[0].world()
     fresh = [s.text for s in solve(world) if not s.is_thought]

@@ -282,51 +282,67 @@ class _Planner:
             self.think(
                 f"To solve the task, I need to find and take a {obj_word}, then find and use a {lamp_word}."
             )
-            self.later = [(spec.toggle_type, "toggleable")]
-            o, r = self.find(spec.object_type)
-            self.later = []
-            self.found(obj_word, o)
-            self.take(o, r)
+        elif spec.transform:
             self.think(
-                f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
-            )
-            lamp, lr = self.find(spec.toggle_type, "toggleable")
-            self.arrive(lr)
-            self.think(f"Now I find a {lamp_word} ({self.name(lamp).split()[-1]}). Next, I need to use it.")
-            self.do(f"use {self.name(lamp)}")
-            return self._finish()
-        dest_word = _type_word(spec.receptacle_type)
-        transform = spec.transform
-        prop = _TRANSFORM_PROP.get(transform) if transform else None
-        if transform:
-            tool_types = self.w.action_rtypes[_TRANSFORM_ACTION[transform]]
-            tool = self.receptacle_of_types(tool_types)
-            self.think(
-                f"To solve the task, I need to find and take a {obj_word}, then {transform} it with "
-                f"{self.name(tool)}, then put it in/on {dest_word}."
+                f"To solve the task, I need to find and take a {obj_word}, then {spec.transform} it with "
+                f"{self.name(self._tool())}, then put it in/on {_type_word(spec.receptacle_type)}."
             )
         elif spec.count >= 2:
+            dest_word = _type_word(spec.receptacle_type)
             self.think(
                 f"To solve the task, I need to find and take the first {obj_word}, then put it in/on "
                 f"{dest_word}, then find and take the second {obj_word}, then put it in/on {dest_word}."
             )
         else:
             self.think(
-                f"To solve the task, I need to find and take a {obj_word}, then put it in/on {dest_word}."
+                f"To solve the task, I need to find and take a {obj_word}, then put it in/on "
+                f"{_type_word(spec.receptacle_type)}."
             )
-        for k in range(spec.count):
-            exclude = frozenset(
-                r
-                for r in self.w.receptacles
-                if k > 0 and any(o in self.placed for o in self.game.contents(r))
-            )
-            self.later = [(spec.object_type, prop)] if k + 1 < spec.count else []
-            o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
-            self.later = []
+        return self._pursue(keep=None, need=spec.count)
+
+    def _tool(self) -> str:
+        return self.receptacle_of_types(self.w.action_rtypes[_TRANSFORM_ACTION[self.w.spec.transform]])
+
+    def _pursue(self, keep: str | None, need: int) -> list[ExpertStep]:
+        """The rest of the plan, said in the same words from the start (:meth:`solve`) and from a
+        state someone else's commands led to (:meth:`resume`): a model learns one way to say
+        each step, whichever kind of conversation it comes from. ``keep``: a goal object in
+        hand; ``need``: how many objects are still to be placed."""
+        spec, g = self.w.spec, self.game
+        obj_word = _type_word(spec.object_type)
+        if spec.task_type == "look_at_obj_in_light":
+            lamp_word = _type_word(spec.toggle_type)
+            if keep is None:
+                self.later = [(spec.toggle_type, "toggleable")]
+                o, r = self.find(spec.object_type)
+                self.later = []
+                self.found(obj_word, o)
+                self.take(o, r)
+                self.think(
+                    f"Now I take a {obj_word} ({self.name(o).split()[-1]}). Next, I need to find a {lamp_word}."
+                )
+            lamp, lr = self.find(spec.toggle_type, "toggleable")
+            self.arrive(lr)
+            self.think(f"Now I find a {lamp_word} ({self.name(lamp).split()[-1]}). Next, I need to use it.")
+            self.do(f"use {self.name(lamp)}")
+            return self._finish()
+        transform = spec.transform
+        prop = _TRANSFORM_PROP.get(transform) if transform else None
+        dests = [r for r in self.w.receptacles if self.w.rtype.get(r) == spec.receptacle_type]
+        for k in range(need):
+            if keep is not None and k == 0:
+                o = keep
+            else:
+                # a destination that already holds a placed object (pick two) is not searched
+                exclude = frozenset(r for r in dests if any(x in self.placed for x in g.contents(r)))
+                self.later = [(spec.object_type, prop)] if k + 1 < need else []
+                o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
+                self.later = []
+                self.found(obj_word, o)
+                self.take(o, r)
             num = self.name(o).split()[-1]
-            self.found(obj_word, o)
-            self.take(o, r)
-            if transform:
+            if transform and not self._goal_object(o):
+                tool = self._tool()
                 self.think(
                     f"Now I take a {obj_word} ({num}). Next, I need to go to {self.name(tool)} and {transform} it."
                 )
@@ -338,7 +354,7 @@ class _Planner:
                 f"Now I {done_word} a {obj_word} ({num}). Next, I need to put it in/on {self.name(dest)}."
             )
             self.put(o, dest)
-            if self.game.won:
+            if g.won:
                 break
         return self._finish()
 
@@ -398,37 +414,8 @@ class _Planner:
                 keep = h
             else:
                 self.put_down(h)
-        obj_word = _type_word(spec.object_type)
-        if lamp_task:
-            if keep is None:
-                o, r = self.find(spec.object_type)
-                self.take(o, r)
-            lamp, lr = self.find(spec.toggle_type, "toggleable")
-            self.arrive(lr)
-            self.think(f"Now I have the {obj_word}. Next, I need to use {self.name(lamp)}.")
-            self.do(f"use {self.name(lamp)}")
-            return self._finish()
-        prop = _TRANSFORM_PROP.get(spec.transform) if spec.transform else None
-        for k in range(max(0, spec.count - len(done))):
-            if keep is not None and k == 0:
-                o = keep
-            else:
-                exclude = frozenset(r for r in dests if any(x in self.placed for x in g.contents(r)))
-                o, r = self.find(spec.object_type, prop, exclude_recs=exclude)
-                self.take(o, r)
-            if spec.transform and not self._goal_object(o):
-                tool = self.receptacle_of_types(self.w.action_rtypes[_TRANSFORM_ACTION[spec.transform]])
-                self.think(
-                    f"Now I have a {obj_word}. Next, I need to {spec.transform} it with {self.name(tool)}."
-                )
-                self.arrive(tool)
-                self.do(f"{spec.transform} {self.name(o)} with {self.name(tool)}")
-            dest = self.destination(spec.object_type)
-            self.think(f"Now I have a {obj_word} ready. Next, I need to put it in/on {self.name(dest)}.")
-            self.put(o, dest)
-            if g.won:
-                break
-        return self._finish()
+        need = 1 if lamp_task else max(0, spec.count - len(done))
+        return self._pursue(keep, need)
 
     def _finish(self) -> list[ExpertStep]:
         if not self.game.won:
