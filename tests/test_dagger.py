@@ -157,6 +157,59 @@ def test_dagger_records_recover_from_the_models_states(tmp_path) -> None:
         assert len(trained) == len(gpt) - k
 
 
+def _trace_of(suite, entry, texts: list[str]):
+    """An EpisodeTrace of a 'model' that said ``texts``, played in the real game."""
+    from harness.bench.traces import EpisodeTrace, StepTrace
+
+    game = suite.game(entry)
+    game.reset()
+    steps = []
+    for i, text in enumerate(texts):
+        if text.startswith("think:"):
+            steps.append(StepTrace(index=i, assistant=text, kind="think", observation="OK."))
+        else:
+            r = game.step(text)
+            steps.append(StepTrace(index=i, assistant=text, kind="command", command=text,
+                                   observation=r.observation, admissible=r.admissible))  # fmt: skip
+    return EpisodeTrace(game_id=entry.id, task_type=entry.task_type, task="", suite=suite.name,
+                        model="m", backend="scripted", won=game.won, steps=steps)  # fmt: skip
+
+
+def test_a_model_walking_its_own_search_list_is_not_labelled(valid_seen_games) -> None:
+    """A model that visits the receptacles of its search thought in another order than the
+    expert would (its own list, walked in order) makes no mistake there: no DAgger record.
+    Its first real slip (a 'go to' off its list) is labelled."""
+    from train.dagger import dagger_records
+
+    suite = load_suite("alfworld-valid-seen")
+    tried = 0
+    for entry in suite.games()[::5]:
+        texts = [s.text for s in solve(entry.world())]
+        i = next(i for i, t in enumerate(texts) if "more likely to appear in" in t)
+        head, names = texts[i].split(" appear in ")
+        names = names.rstrip(".").split(", ")
+        gos = [j for j, t in enumerate(texts) if t.startswith("go to ")][:3]
+        if (
+            len(names) < 3
+            or [texts[j][6:] for j in gos] != names[:3]
+            or gos != list(range(gos[0], gos[0] + 3))
+        ):
+            continue  # needs a search that walks past its first two receptacles by go tos alone
+        swapped = [names[1], names[0], *names[2:]]
+        own = list(texts)
+        own[i] = f"{head} appear in {', '.join(swapped)}."
+        own[gos[0]], own[gos[1]] = f"go to {names[1]}", f"go to {names[0]}"
+        trace = _trace_of(suite, entry, own)
+        if not trace.won:
+            continue  # the swap changed what the walk showed (e.g. a closed receptacle)
+        tried += 1
+        assert dagger_records(suite, [trace]) == [], entry.id
+        slip = [*own[: gos[1]], "go to " + names[-1], *own[gos[1] :]]
+        (rec,) = dagger_records(suite, [_trace_of(suite, entry, slip)], per_episode=1)
+        assert rec["supervise_from"] == gos[1]
+    assert tried >= 3
+
+
 def test_cli_adds_dagger_records_to_the_train_file(tmp_path) -> None:
     import json
 

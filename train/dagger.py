@@ -71,6 +71,42 @@ def _first_command(steps: list) -> str | None:
     return next((s.text for s in steps if not s.is_thought), None)
 
 
+# The receptacles a search thought names, in the order it will visit them (the expert's
+# "... is more likely to appear in A, B, C." / "... I can check A, B.").
+_PLAN_RE = re.compile(r"(?:is more likely to appear in|I can check) (.+?)\.?$")
+
+
+class _OwnPlan:
+    """The search plan a model stated in its last search thought, and where it has been.
+
+    A model that walks its own list of receptacles in order, where the expert would have
+    walked another, makes no mistake; labelling that state would teach it to drop a good plan
+    halfway. Such steps are not DAgger states: going to the next receptacle of the list that it
+    has not visited, and opening a closed receptacle it just arrived at."""
+
+    def __init__(self, receptacle_names: set[str]) -> None:
+        self.names = receptacle_names
+        self.plan: list[str] = []
+        self.visited: set[str] = set()
+        self.closed_here: str | None = None
+
+    def follows(self, command: str) -> bool:
+        if command.startswith("go to "):
+            nxt = next((r for r in self.plan if r not in self.visited), None)
+            return command[6:] == nxt and nxt in self.names
+        return command.startswith("open ") and command[5:] == self.closed_here
+
+    def saw(self, text: str, command: str | None, observation: str) -> None:
+        m = _PLAN_RE.search(text) if command is None else None
+        if m:
+            self.plan = [r.strip() for r in m.group(1).split(",") if r.strip()]
+        self.closed_here = None
+        if command and command.startswith("go to "):
+            self.visited.add(command[6:])
+            if f"{command[6:]} is closed" in observation:
+                self.closed_here = command[6:]
+
+
 def dagger_records(
     suite: Suite,
     traces: list[EpisodeTrace],
@@ -80,7 +116,8 @@ def dagger_records(
     games: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """ShareGPT records (with ``supervise_from``) for the first ``per_episode`` states of each
-    traced episode where the model's command differs from the expert's next command."""
+    traced episode where the model's command differs from the expert's next command and does
+    not follow the model's own search plan (:class:`_OwnPlan`)."""
     entries = {e.id: e for e in suite.games()}
     out: list[dict[str, Any]] = []
     for trace in traces:
@@ -91,9 +128,10 @@ def dagger_records(
         intro = suite.game(entry).reset()
         commands: list[str] = []
         history: list[tuple[str, str]] = []
+        own = _OwnPlan({world.names[r] for r in world.receptacles})
         found = 0
         for step in trace.steps:
-            if step.kind != "think":
+            if step.kind != "think" and not (step.kind == "command" and own.follows(step.command or "")):
                 try:
                     labels = solve_from(world, commands, text_format=suite.text_format)
                 except ExpertFailed as e:
@@ -124,6 +162,7 @@ def dagger_records(
                 else step.assistant.strip()
             )
             history.append((shown, step.observation))
+            own.saw(shown, step.command if step.kind == "command" else None, step.observation)
             if step.kind == "command" and step.command:
                 commands.append(step.command)
     return out
