@@ -210,6 +210,30 @@ def test_a_model_walking_its_own_search_list_is_not_labelled(valid_seen_games) -
     assert tried >= 3
 
 
+def test_walking_on_past_what_it_searches_for_is_labelled(valid_seen_games) -> None:
+    """Going on down its own list when the receptacle it reached shows the object it searches
+    for is a mistake (the expert would say "Now I find"): labelled, though on the list."""
+    from train.dagger import dagger_records
+
+    suite = load_suite("alfworld-valid-seen")
+    tried = 0
+    for entry in suite.games()[::4]:
+        texts = [s.text for s in solve(entry.world())]
+        i = next(i for i, t in enumerate(texts) if "more likely to appear in" in t)
+        names = texts[i].split(" appear in ")[1].rstrip(".").split(", ")
+        f = next(j for j, t in enumerate(texts) if t.startswith("think: Now I find"))
+        here = texts[f - 1][6:] if texts[f - 1].startswith("go to ") else None
+        if here not in names[:-1]:
+            continue  # needs a find at a receptacle of the first list, not its last
+        walked = [*texts[:f], "go to " + names[names.index(here) + 1]]
+        (rec,) = dagger_records(suite, [_trace_of(suite, entry, walked)], per_episode=1)
+        assert rec["supervise_from"] == f
+        sup = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"][f]
+        assert sup.startswith("think: Now I find"), sup
+        tried += 1
+    assert tried >= 3
+
+
 def test_cli_adds_dagger_records_to_the_train_file(tmp_path) -> None:
     import json
 

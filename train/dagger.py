@@ -81,8 +81,9 @@ class _OwnPlan:
 
     A model that walks its own list of receptacles in order, where the expert would have
     walked another, makes no mistake; labelling that state would teach it to drop a good plan
-    halfway. Such steps are not DAgger states: going to the next receptacle of the list that it
-    has not visited, and opening a closed receptacle it just arrived at."""
+    halfway. Such steps are not DAgger states while the expert is searching too: going to the
+    next receptacle of the list that it has not visited, and opening a closed receptacle it just
+    arrived at. Walking on past what it searches for is a mistake, and is labelled."""
 
     def __init__(self, receptacle_names: set[str]) -> None:
         self.names = receptacle_names
@@ -91,6 +92,8 @@ class _OwnPlan:
         self.closed_here: str | None = None
 
     def follows(self, command: str) -> bool:
+        """``command`` is the next step of the model's own search (it may still be wrong, e.g.
+        walking past what it searches for: :func:`_searching` tells)."""
         if command.startswith("go to "):
             nxt = next((r for r in self.plan if r not in self.visited), None)
             return command[6:] == nxt and nxt in self.names
@@ -107,6 +110,17 @@ class _OwnPlan:
                 self.closed_here = command[6:]
 
 
+def _searching(labels: list) -> bool:
+    """The expert's next move is a search step too: its first command is a ``go to`` or an
+    ``open``, with only search thoughts before it (not a find, a recall or a take)."""
+    for step in labels:
+        if not step.is_thought:
+            return step.text.startswith(("go to ", "open "))
+        if not _PLAN_RE.search(step.text):
+            return False
+    return False
+
+
 def dagger_records(
     suite: Suite,
     traces: list[EpisodeTrace],
@@ -116,8 +130,8 @@ def dagger_records(
     games: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """ShareGPT records (with ``supervise_from``) for the first ``per_episode`` states of each
-    traced episode where the model's command differs from the expert's next command and does
-    not follow the model's own search plan (:class:`_OwnPlan`)."""
+    traced episode where the model's command differs from the expert's next command, unless
+    both are searching and the model walks its own search list (:class:`_OwnPlan`)."""
     entries = {e.id: e for e in suite.games()}
     out: list[dict[str, Any]] = []
     for trace in traces:
@@ -131,7 +145,7 @@ def dagger_records(
         own = _OwnPlan({world.names[r] for r in world.receptacles})
         found = 0
         for step in trace.steps:
-            if step.kind != "think" and not (step.kind == "command" and own.follows(step.command or "")):
+            if step.kind != "think":
                 try:
                     labels = solve_from(world, commands, text_format=suite.text_format)
                 except ExpertFailed as e:
@@ -139,7 +153,10 @@ def dagger_records(
                     break
                 if not labels:
                     break
-                if step.command != _first_command(labels):
+                on_own_plan = (
+                    step.kind == "command" and own.follows(step.command or "") and _searching(labels)
+                )
+                if step.command != _first_command(labels) and not on_own_plan:
                     continuation = [(s.text, s.observation) for s in labels]
                     msgs = build_messages(intro, history + continuation, system=system)
                     out.append(
