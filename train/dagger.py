@@ -49,7 +49,7 @@ from typing import Any
 from harness.agent.protocol import SYSTEM_PROMPT, build_messages, parse_reply
 from harness.bench.suites import Suite
 from harness.bench.traces import EpisodeTrace
-from harness.world.expert import ExpertFailed, solve, solve_from
+from harness.world.expert import ExpertFailed, search_list, solve, solve_from
 from harness.world.game import NOTHING
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,6 @@ SLIP_KINDS = ("phantom", "repeat")  # in order of preference: fewer games have r
 
 def _first_command(steps: list) -> str | None:
     return next((s.text for s in steps if not s.is_thought), None)
-
-
-# The receptacles a search thought names, in the order it will visit them (the expert's
-# "... is more likely to appear in A, B, C." / "... I can check A, B.").
-_PLAN_RE = re.compile(r"(?:is more likely to appear in|I can check) (.+?)\.?$")
 
 
 class _OwnPlan:
@@ -100,9 +95,9 @@ class _OwnPlan:
         return command.startswith("open ") and command[5:] == self.closed_here
 
     def saw(self, text: str, command: str | None, observation: str) -> None:
-        m = _PLAN_RE.search(text) if command is None else None
-        if m:
-            self.plan = [r.strip() for r in m.group(1).split(",") if r.strip()]
+        plan = search_list(text) if command is None else None
+        if plan is not None:
+            self.plan = plan
         self.closed_here = None
         if command and command.startswith("go to "):
             self.visited.add(command[6:])
@@ -116,7 +111,7 @@ def _searching(labels: list) -> bool:
     for step in labels:
         if not step.is_thought:
             return step.text.startswith(("go to ", "open "))
-        if not _PLAN_RE.search(step.text):
+        if search_list(step.text) is None:
             return False
     return False
 
@@ -127,7 +122,6 @@ def dagger_records(
     *,
     per_episode: int = 2,
     system: str | None = SYSTEM_PROMPT,
-    games: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """ShareGPT records (with ``supervise_from``) for the first ``per_episode`` states of each
     traced episode where the model's command differs from the expert's next command, unless
@@ -136,7 +130,7 @@ def dagger_records(
     out: list[dict[str, Any]] = []
     for trace in traces:
         entry = entries.get(trace.game_id)
-        if entry is None or (games is not None and trace.game_id not in games):
+        if entry is None:
             continue
         world = entry.world()
         intro = suite.game(entry).reset()

@@ -36,6 +36,17 @@ _PLACE_RE = re.compile(r"(?:go to|open|close|examine) (.+)$|.+ (?:from|in/on|to|
 
 SEARCH_BATCH = 5  # receptacles named per search thought: at most ~50 tokens, a reply has 64
 
+# The list a search thought of :meth:`_Planner.find` ends with ("... is more likely to appear in
+# A, B." / "... I can check A, B."), whoever wrote the thought.
+_SEARCH_LIST_RE = re.compile(r"(?:is more likely to appear in|I can check) (.+?)\.?$")
+
+
+def search_list(thought: str) -> list[str] | None:
+    """The receptacles a search thought names, in the order it will visit them; None when
+    ``thought`` is not a search thought."""
+    m = _SEARCH_LIST_RE.search(thought)
+    return [r.strip() for r in m.group(1).split(",") if r.strip()] if m else None
+
 
 class ExpertFailed(RuntimeError):
     """The planner could not solve the game (it is unsolvable with what is there)."""
