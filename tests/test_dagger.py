@@ -281,6 +281,35 @@ def test_dagger_from_a_run_on_games_outside_the_export(alfworld_root, tmp_path) 
     assert games and games <= set(outside) and len(data) == len(manifest["train_games"]) + info["records"]
 
 
+def test_dagger_aggregates_the_runs_of_several_rounds(alfworld_root, tmp_path) -> None:
+    """Two runs (two DAgger rounds' plays, repeated ``--dagger``) are both labelled: the records
+    come from the games of each, and the counts add up."""
+    import json
+
+    from click.testing import CliRunner
+
+    from train.dagger import play_model
+    from train.data import command
+
+    split = load_suite("alfworld-valid-seen")
+    every = [g.id for g in split.games(alfworld_root)]
+    runs = []
+    for i, games in enumerate((every[10:12], every[12:14])):
+        run = tmp_path / f"round{i}"
+        play_model(split.model_copy(update={"game_ids": games}), "random", run, backend="random")
+        runs.append(run)
+    out = tmp_path / "d"
+    args = ["--suite", "alfworld-valid-seen", "--out", str(out), "--limit", "5", "--test-fraction", "0.2"]
+    res = CliRunner().invoke(command, [*args, "--dagger", str(runs[0]), "--dagger", str(runs[1])])
+    assert res.exit_code == 0, res.output
+    info = json.loads((out / "manifest.json").read_text())["dagger"]
+    assert info["model"] == [str(r) for r in runs] and info["episodes_played"] == 4
+    data = json.loads((out / "react_train_sharegpt.json").read_text())
+    games = {r["game_id"] for r in data if "supervise_from" in r}
+    assert games & set(every[10:12]) and games & set(every[12:14]) and len(games) <= 4
+    assert sum("supervise_from" in r for r in data) == info["records"]
+
+
 def _replay_record(suite, rec) -> tuple[list[str], list[str]]:
     """(history commands, supervised turns) of a record, with the history played in a game."""
     gpt = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,9 +156,14 @@ def export(
     return manifest
 
 
-def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode: int = 2) -> dict:
+def add_dagger(
+    suite: Suite, out: Path, manifest: dict, model: str | Sequence[str], per_episode: int = 2
+) -> dict:
     """Play ``model`` (or read a bench run) on the train games and append DAgger records to
     ``react_train_sharegpt.json``; returns the updated manifest (also written).
+
+    Several models or runs (e.g. one per DAgger round) are aggregated, as DAgger aggregates its
+    rounds' data: every one's states are labelled and added.
 
     A bench run may have played games outside this export (``harness bench --games``: the games
     an earlier round held out, which the model never trained on, so it leaves the expert's path
@@ -166,7 +172,14 @@ def add_dagger(suite: Suite, out: Path, manifest: dict, model: str, per_episode:
     from train.dagger import dagger_records, play_model
 
     test_games = set(manifest["test_games"])
-    played = play_model(suite, model, out / "dagger-run")
+    sources = [model] if isinstance(model, str) else list(model)
+    if not sources:
+        raise ValueError("add_dagger: no model or run to play")
+    played = [
+        t
+        for i, m in enumerate(sources)
+        for t in play_model(suite, m, out / ("dagger-run" if len(sources) == 1 else f"dagger-run-{i}"))
+    ]
     # the labeller knows every game of the split, not only the suite's drawn ones
     split = (
         suite.model_copy(update={"limit": None, "game_ids": None}) if suite.source == "alfworld" else suite
@@ -278,8 +291,10 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
 @click.option(
     "--dagger",
     metavar="MODEL|RUN",
+    multiple=True,
     help="Also play MODEL on the suite's train games (or reuse a bench run folder) and add the "
-    "expert's recoveries from the states it reached (train.dagger).",
+    "expert's recoveries from the states it reached (train.dagger). Repeat it to aggregate "
+    "several rounds' runs.",
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -306,7 +321,7 @@ def command(
     seed: int,
     limit: int | None,
     no_system: bool,
-    dagger: str | None,
+    dagger: tuple[str, ...],
     dagger_per_episode: int,
     recoveries: int,
     slips: float,
@@ -336,10 +351,12 @@ def command(
             progress=lambda _id: bar.advance(task),
         )
     if dagger:
-        manifest = add_dagger(s, Path(out_dir), manifest, dagger, dagger_per_episode)
+        manifest = add_dagger(
+            s, Path(out_dir), manifest, dagger[0] if len(dagger) == 1 else list(dagger), dagger_per_episode
+        )
         d = manifest["dagger"]
         click.echo(
-            f"dagger: {dagger} played {d['episodes_played']} games (won {d['won']}); "
+            f"dagger: {', '.join(dagger)} played {d['episodes_played']} games (won {d['won']}); "
             f"{d['records']} recovery conversations added to react_train_sharegpt.json"
         )
     if slips:

@@ -64,9 +64,10 @@ class Recipe(BaseModel):
     data_slips: float = Field(default=0.0, ge=0.0, le=1.0)
     """Fraction of the training conversations that ``harness build``'s data step gives one no-op
     slip, left out of the loss (``harness data --slips``: a repeated ``go to``, a phantom ``take``)."""
-    data_dagger: str | None = None
+    data_dagger: str | list[str] | None = None
     """A model (``NAME:level``) or a bench run folder of it on the training games whose states
-    ``harness build``'s data step labels with the expert (``harness data --dagger``)."""
+    ``harness build``'s data step labels with the expert (``harness data --dagger``); a list
+    aggregates several (one per DAgger round)."""
     data_dagger_per_episode: PositiveInt = 2
     """DAgger conversations per played episode: its first states off the expert's path."""
     modelfile: str | None = None
