@@ -123,6 +123,12 @@ def test_smollm2_recipe_keys() -> None:
     dagger = load_recipe(REPO / "train/configs/smollm2-135m-react-dagger.yaml")
     assert dagger.base_model == f"{r.output_dir}/model"  # continues from round one's model
     assert dagger.data_dagger and dagger.data_dagger_per_episode >= 1 and dagger.dataset_dir != r.dataset_dir
+    again = load_recipe(REPO / "train/configs/smollm2-135m-react-dagger-r2.yaml")
+    assert again.base_model == f"{dagger.output_dir}/model"  # continues from the DAgger model
+    # aggregates: round one's play first, then this round's
+    assert isinstance(again.data_dagger, list) and again.data_dagger[0] == dagger.data_dagger
+    assert len({r.dataset_dir, dagger.dataset_dir, again.dataset_dir}) == 3
+    assert len({r.output_dir, dagger.output_dir, again.output_dir}) == 3
     assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
     with pytest.raises(RecipeError, match="supervised_head"):
         recipe_from_dict({"base_model": "gguf:x", "supervised_head": "yes"})
