@@ -234,6 +234,34 @@ def test_walking_on_past_what_it_searches_for_is_labelled(valid_seen_games) -> N
     assert tried >= 3
 
 
+def test_a_find_the_observation_does_not_show_is_labelled_at_the_thought(valid_seen_games) -> None:
+    """A model that says "Now I find a X (n)" where the receptacle shows no X (SmolLM2's most
+    common slip in lost games) is off the expert's path at that thought, not only at the take
+    that fails after it: the record's supervised turns start where the thought was said."""
+    from train.dagger import dagger_records
+
+    suite = load_suite("alfworld-valid-seen")
+    tried = 0
+    for entry in suite.games()[::4]:
+        texts = [s.text for s in solve(entry.world())]
+        f = next(j for j, t in enumerate(texts) if t.startswith("think: Now I find"))
+        first_go = next(j for j, t in enumerate(texts) if t.startswith("go to "))
+        if first_go >= f - 1:
+            continue  # needs a receptacle searched before the one that shows the object
+        m = re.fullmatch(r"think: Now I find an? (\S+) \((\d+)\)\. .*", texts[f])
+        claim = texts[f]
+        take = f"take {m.group(1)} {m.group(2)} from {texts[first_go][6:]}"
+        hallucinated = [*texts[: first_go + 1], claim, take]
+        trace = _trace_of(suite, entry, hallucinated)
+        assert trace.steps[-1].observation == "Nothing happens.", take
+        (rec,) = dagger_records(suite, [trace], per_episode=1)
+        assert rec["supervise_from"] == first_go + 1
+        sup = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"][first_go + 1]
+        assert sup != claim
+        tried += 1
+    assert tried >= 3
+
+
 def test_cli_adds_dagger_records_to_the_train_file(tmp_path) -> None:
     import json
 

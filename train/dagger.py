@@ -49,7 +49,7 @@ from typing import Any
 from harness.agent.protocol import SYSTEM_PROMPT, build_messages, parse_reply
 from harness.bench.suites import Suite
 from harness.bench.traces import EpisodeTrace
-from harness.world.expert import ExpertFailed, search_list, solve, solve_from
+from harness.world.expert import ExpertFailed, claims_object, search_list, solve, solve_from
 from harness.world.game import NOTHING
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,10 @@ def dagger_records(
 ) -> list[dict[str, Any]]:
     """ShareGPT records (with ``supervise_from``) for the first ``per_episode`` states of each
     traced episode where the model's command differs from the expert's next command, unless
-    both are searching and the model walks its own search list (:class:`_OwnPlan`)."""
+    both are searching and the model walks its own search list (:class:`_OwnPlan`), or where
+    the model says it finds or saw an object and the expert, from there, would not say so
+    (a find the observation does not show: the take after it fails, but the thought was the
+    mistake)."""
     entries = {e.id: e for e in suite.games()}
     out: list[dict[str, Any]] = []
     for trace in traces:
@@ -139,7 +142,15 @@ def dagger_records(
         own = _OwnPlan({world.names[r] for r in world.receptacles})
         found = 0
         for step in trace.steps:
-            if step.kind != "think":
+            # as the runner keeps it: the canonical reply (raw text when unparseable); only
+            # commands reach the game
+            shown = (
+                parse_reply(step.assistant).assistant_text
+                if step.kind != "invalid"
+                else step.assistant.strip()
+            )
+            claim = step.kind == "think" and claims_object(shown)
+            if step.kind != "think" or claim:
                 try:
                     labels = solve_from(world, commands, text_format=suite.text_format)
                 except ExpertFailed as e:
@@ -147,10 +158,14 @@ def dagger_records(
                     break
                 if not labels:
                     break
-                on_own_plan = (
-                    step.kind == "command" and own.follows(step.command or "") and _searching(labels)
-                )
-                if step.command != _first_command(labels) and not on_own_plan:
+                if claim:
+                    off_path = shown != labels[0].text
+                else:
+                    on_own_plan = (
+                        step.kind == "command" and own.follows(step.command or "") and _searching(labels)
+                    )
+                    off_path = step.command != _first_command(labels) and not on_own_plan
+                if off_path:
                     continuation = [(s.text, s.observation) for s in labels]
                     msgs = build_messages(intro, history + continuation, system=system)
                     out.append(
@@ -165,13 +180,6 @@ def dagger_records(
                     found += 1
                     if found >= per_episode:
                         break
-            # as the runner keeps it: the canonical reply (raw text when unparseable); only
-            # commands reach the game
-            shown = (
-                parse_reply(step.assistant).assistant_text
-                if step.kind != "invalid"
-                else step.assistant.strip()
-            )
             history.append((shown, step.observation))
             own.saw(shown, step.command if step.kind == "command" else None, step.observation)
             if step.kind == "command" and step.command:

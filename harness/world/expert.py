@@ -48,6 +48,17 @@ def search_list(thought: str) -> list[str] | None:
     return [r.strip() for r in m.group(1).split(",") if r.strip()] if m else None
 
 
+# The thoughts of :meth:`_Planner.find` that say an object is in sight ("Now I find a X (n).") or
+# was seen before ("I saw a X (n) in/on R earlier."), whoever wrote the thought.
+_CLAIM_RE = re.compile(r"think: (?:Now I find|I saw) an? ")
+
+
+def claims_object(thought: str) -> bool:
+    """``thought`` says an object is in sight or was seen earlier: a claim about the game that
+    the expert, from the same state, makes in the same words only when it is true."""
+    return _CLAIM_RE.match(thought) is not None
+
+
 class ExpertFailed(RuntimeError):
     """The planner could not solve the game (it is unsolvable with what is there)."""
 
