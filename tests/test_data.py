@@ -90,3 +90,25 @@ def test_python_module_entry_point(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "2 episodes from synthetic-smoke" in r.stdout
+
+
+def test_fill_adds_only_goal_object_types_the_split_lacks(tmp_path: Path) -> None:
+    """``harness data --fill``: the other suite's expert conversations on goal object types no
+    game of the exported suite asks for, and only those, join the train file."""
+    from click.testing import CliRunner
+
+    from train.data import command
+
+    main, pool = load_suite("synthetic-smoke"), load_suite("synthetic-eval")
+    known = {e.world().spec.object_type for e in main.games()}
+    res = CliRunner().invoke(command, ["--suite", main.name, "--out", str(tmp_path), "--fill", pool.name])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    data = json.loads((tmp_path / "react_train_sharegpt.json").read_text())
+    filled = [r for r in data if r.get("source") == f"fill:{pool.name}"]
+    types = {e.id: e.world().spec.object_type for e in pool.games()}
+    assert filled and len(filled) == manifest["fill"]["records"] == sum(manifest["fill"]["types"].values())
+    assert all(types[r["game_id"]] not in known for r in filled)
+    lacking = sum(t not in known for t in types.values())
+    assert len(filled) == lacking  # the expert solves every synthetic game
+    assert len(data) == len(manifest["train_games"]) + len(filled)

@@ -214,7 +214,7 @@ class Builder:
 
     def _train(self) -> Path:
         from harness.bench.suites import load_suite
-        from train.data import add_dagger, add_recoveries, add_slips, export
+        from train.data import add_dagger, add_fill, add_recoveries, add_slips, export
         from train.recipe import load_recipe
 
         p = self.plan
@@ -229,6 +229,8 @@ class Builder:
         def do_data() -> list[Path]:
             s = load_suite(suite)
             manifest = export(s, data_dir)
+            if recipe.data_fill:
+                manifest = add_fill(s, data_dir, manifest, recipe.data_fill)
             if recipe.data_slips:
                 manifest = add_slips(s, data_dir, manifest, recipe.data_slips)
             if recipe.data_recoveries:
@@ -241,6 +243,8 @@ class Builder:
         # "code": a changed expert redoes the data (and the SFT, when the data's bytes change);
         # the recipe's data keys go in only when set, so builds made before a key existed keep
         # their inputs
+        if recipe.data_fill:
+            spec["fill"] = recipe.data_fill
         if recipe.data_slips:
             spec["slips"] = recipe.data_slips
         if recipe.data_recoveries:
@@ -257,7 +261,7 @@ class Builder:
 
         # data_recoveries shapes the data, which data_hash already covers; leaving it out keeps
         # the sft inputs of builds made before the key existed unchanged
-        data_keys = ("data_recoveries", "data_slips", "data_dagger", "data_dagger_per_episode")
+        data_keys = ("data_recoveries", "data_slips", "data_dagger", "data_dagger_per_episode", "data_fill")
         trained = {k: v for k, v in recipe.to_dict().items() if k not in data_keys}
         (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"

@@ -203,6 +203,49 @@ def add_dagger(
     return _append_train(out, manifest, records, "dagger", info)
 
 
+def add_fill(suite: Suite, out: Path, manifest: dict, fill: str, system: str | None = SYSTEM_PROMPT) -> dict:
+    """Append the expert's conversations on the games of suite ``fill`` whose goal object type
+    no game of ``suite``'s split asks for to ``react_train_sharegpt.json``; returns the updated
+    manifest (also written).
+
+    A training split can lack object types that other games ask for (the shared ALFWorld train
+    split has 25 goal object types, valid_seen 42: no tomato, plate, spraybottle, toiletpaper …);
+    a model that never wrote a word as a goal spells it its own way ("toilet paper 1") and its
+    commands fail. Synthetic games (``harness.world.generator``) fill those types in."""
+    from collections import Counter
+
+    from harness.bench.suites import load_suite
+
+    split = (
+        suite.model_copy(update={"limit": None, "game_ids": None}) if suite.source == "alfworld" else suite
+    )
+    known = {e.world().spec.object_type for e in split.games()}
+    other = load_suite(fill)
+    records: list[dict] = []
+    types: Counter[str] = Counter()
+    for entry in other.games():
+        wanted = entry.world().spec.object_type
+        if wanted in known:
+            continue
+        try:
+            ep = expert_episode(other, entry, system)
+        except ExpertFailed:
+            continue
+        records.append({**to_sharegpt(ep), "source": f"fill:{other.name}"})
+        types[_type_name(wanted)] += 1
+    info = {
+        "suite": other.name,
+        "records": len(records),
+        "known_types": len(known),
+        "types": dict(sorted(types.items())),
+    }
+    return _append_train(out, manifest, records, "fill", info)
+
+
+def _type_name(object_type: str | None) -> str:
+    return (object_type or "none").removesuffix("type")
+
+
 def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, seed: int = 0) -> dict:
     """Append ``per_game`` recovery records per train game (``train.dagger.recovery_records``:
     the expert knocked off course once, its way back supervised) to ``react_train_sharegpt.json``;
@@ -298,6 +341,12 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
+    "--fill",
+    metavar="SUITE",
+    help="Also add the expert's conversations on SUITE's games (e.g. synthetic-fill) whose goal "
+    "object type no game of --suite's split asks for.",
+)
+@click.option(
     "--recoveries",
     default=0,
     show_default=True,
@@ -323,6 +372,7 @@ def command(
     no_system: bool,
     dagger: tuple[str, ...],
     dagger_per_episode: int,
+    fill: str | None,
     recoveries: int,
     slips: float,
 ) -> None:
@@ -350,6 +400,10 @@ def command(
             system=None if no_system else SYSTEM_PROMPT,
             progress=lambda _id: bar.advance(task),
         )
+    if fill:
+        manifest = add_fill(s, Path(out_dir), manifest, fill, None if no_system else SYSTEM_PROMPT)
+        d = manifest["fill"]
+        click.echo(f"fill: {d['records']} {d['suite']} conversations on {len(d['types'])} object types added")
     if dagger:
         manifest = add_dagger(
             s, Path(out_dir), manifest, dagger[0] if len(dagger) == 1 else list(dagger), dagger_per_episode

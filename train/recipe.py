@@ -64,6 +64,9 @@ class Recipe(BaseModel):
     data_slips: float = Field(default=0.0, ge=0.0, le=1.0)
     """Fraction of the training conversations that ``harness build``'s data step gives one no-op
     slip, left out of the loss (``harness data --slips``: a repeated ``go to``, a phantom ``take``)."""
+    data_fill: str | None = None
+    """A suite (e.g. ``synthetic-fill``) whose expert conversations on goal object types the data
+    suite's split never asks for ``harness build``'s data step adds (``harness data --fill``)."""
     data_dagger: str | list[str] | None = None
     """A model (``NAME:level``) or a bench run folder of it on the training games whose states
     ``harness build``'s data step labels with the expert (``harness data --dagger``); a list
