@@ -20,6 +20,7 @@ from harness.world.generator import (
     MIN_RECEPTACLES,
     TASK_TYPES,
     GeneratorError,
+    alfred_goals,
     derive_seed,
     generate_world,
     parse_synthetic_id,
@@ -202,9 +203,36 @@ def test_task_type_from_seed_and_ids() -> None:
         task_type = pick_task_type(seed)
         assert world.path == synthetic_id(task_type, seed) == f"synthetic:{task_type}:{seed}"
         assert digest(world) == digest(generate_world(task_type, seed))
-        assert parse_synthetic_id(world.path) == (task_type, seed)
+        assert parse_synthetic_id(world.path) == (task_type, seed, "observed")
         assert digest(world_from_id(world.path)) == digest(world)
+        other = generate_world(task_type, seed, "alfred")
+        assert other.path == f"synthetic:{task_type}:{seed}:alfred"
+        assert digest(world_from_id(other.path)) == digest(other)
     assert {pick_task_type(s) for s in range(100)} == set(TASK_TYPES)
+
+
+def test_alfred_goals_reach_object_types_the_counted_goals_lack() -> None:
+    """``goals: alfred`` draws from every goal ALFRED's constants allow in a room kind: it asks
+    for object types no counted game does, each goal is one the room kind can hold, and the
+    expert wins the games."""
+    from harness.world import vocab as V
+    from harness.world.expert import solve
+
+    fresh = set()
+    for task_type in TASK_TYPES:
+        counted = {g[1] for g in V.GOALS[task_type]}
+        allowed = alfred_goals(task_type)
+        assert allowed
+        fresh |= {g[1] for g in allowed} - counted
+        for room, obj, recep, _ in allowed:
+            assert obj in V.PICKUPABLE and obj in V.OBJECT_POOL[room]
+            if task_type != "look_at_obj_in_light":
+                assert obj in V.CAN_CONTAIN[recep] and recep in V.RECEPTACLE_POOL[room]
+        for seed in range(8):
+            world = generate_world(task_type, seed, "alfred")
+            assert world.spec.task_type == task_type
+            assert solve(world)[-1].won
+    assert len(fresh) >= 10
 
 
 def test_bad_inputs_raise_clear_errors() -> None:

@@ -38,6 +38,8 @@ class Suite(BaseModel):
     split: Literal["train", "valid_seen", "valid_unseen"] | None = None
     seed: int = 0
     per_task_type: int = Field(default=2, ge=1)
+    goals: Literal["observed", "alfred"] = "observed"
+    """Synthetic only: where the goals come from (``harness.world.generator.GOAL_SOURCES``)."""
     task_types: list[str] = Field(default_factory=lambda: list(TASK_TYPES))
     limit: int | None = Field(default=None, ge=1)
     game_ids: list[str] | None = None
@@ -70,7 +72,8 @@ class Suite(BaseModel):
             for i in range(self.per_task_type):
                 for t in self.task_types:
                     seed = self.seed * 1_000_003 + i
-                    out.append(SuiteGame(f"synthetic/{t}/{seed}", t, seed=seed))
+                    name = f"synthetic/{t}/{seed}" + ("" if self.goals == "observed" else f"/{self.goals}")
+                    out.append(SuiteGame(name, t, seed=seed, goals=self.goals))
         if self.game_ids is not None:
             wanted = set(self.game_ids)
             missing = sorted(wanted - {e.id for e in out})
@@ -92,6 +95,7 @@ class SuiteGame:
     task_type: str
     path: Path | None = None
     seed: int | None = None
+    goals: str = "observed"
 
     def world(self) -> World:
         if self.path is not None:
@@ -100,7 +104,7 @@ class SuiteGame:
             return load_world(self.path)
         from harness.world.generator import generate_world
 
-        return generate_world(self.task_type, self.seed or 0)
+        return generate_world(self.task_type, self.seed or 0, self.goals)
 
 
 def draw(entries: list[SuiteGame], limit: int | None) -> list[SuiteGame]:

@@ -23,9 +23,10 @@ is one ``random.Random`` seeded from a sha256 of both.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -80,18 +81,30 @@ class TaskChoice:
 
 
 # -- names and seeds ------------------------------------------------------------------------------
-def synthetic_id(task_type: str, seed: int) -> str:
+GOAL_SOURCES = ("observed", "alfred")
+"""Where a game's goal (room kind, object, receptacle) is drawn from: ``observed``, the goals of
+the shared real games as counted (``vocab.GOALS``); ``alfred``, every goal ALFRED's constants
+allow in a room kind (:func:`alfred_goals`), uniformly: object types no counted game asks for
+included."""
+
+
+def synthetic_id(task_type: str, seed: int, goals: str = "observed") -> str:
     """The stable name of a generated game, also set as ``world.path``."""
-    return f"{ID_PREFIX}:{task_type}:{seed}"
+    tail = "" if goals == "observed" else f":{goals}"
+    return f"{ID_PREFIX}:{task_type}:{seed}{tail}"
 
 
-def parse_synthetic_id(game_id: str) -> tuple[str, int]:
-    """``synthetic:<task_type>:<seed>`` → ``(task_type, seed)``."""
+def parse_synthetic_id(game_id: str) -> tuple[str, int, str]:
+    """``synthetic:<task_type>:<seed>[:<goals>]`` → ``(task_type, seed, goals)``."""
     parts = game_id.split(":")
-    if len(parts) != 3 or parts[0] != ID_PREFIX or parts[1] not in TASK_TYPES:
-        raise GeneratorError(f"{game_id!r} is not a synthetic game id (synthetic:<task_type>:<seed>)")
+    if len(parts) == 3:
+        parts.append("observed")
+    if len(parts) != 4 or parts[0] != ID_PREFIX or parts[1] not in TASK_TYPES or parts[3] not in GOAL_SOURCES:
+        raise GeneratorError(
+            f"{game_id!r} is not a synthetic game id (synthetic:<task_type>:<seed>[:{'|'.join(GOAL_SOURCES)}])"
+        )
     try:
-        return parts[1], int(parts[2])
+        return parts[1], int(parts[2]), parts[3]
     except ValueError:
         raise GeneratorError(f"{game_id!r}: the seed must be an integer") from None
 
@@ -112,14 +125,19 @@ def world_from_id(game_id: str) -> World:
 
 
 # -- entry point ----------------------------------------------------------------------------------
-def generate_world(task_type: str | None, seed: int) -> World:
-    """A solvable ALFWorld-like game for ``task_type`` (drawn from ``seed`` when None)."""
+def generate_world(task_type: str | None, seed: int, goals: str = "observed") -> World:
+    """A solvable ALFWorld-like game for ``task_type`` (drawn from ``seed`` when None), its goal
+    drawn from ``goals`` (:data:`GOAL_SOURCES`)."""
     if task_type is None:
         task_type = pick_task_type(seed)
     if task_type not in TASK_TYPES:
         raise GeneratorError(f"unknown task type {task_type!r} (choose from {', '.join(TASK_TYPES)})")
+    if goals not in GOAL_SOURCES:
+        raise GeneratorError(f"unknown goal source {goals!r} (choose from {', '.join(GOAL_SOURCES)})")
     rng = random.Random(derive_seed(task_type, seed))
-    task = _choose_task(rng, task_type)
+    task = _choose_task(
+        rng, task_type, V.GOALS[task_type] if goals == "observed" else alfred_goals(task_type)
+    )
     scene = _Scene(rng, task)
     scene.build()
     template = rng.choice(V.TASK_TEMPLATES[task_type])
@@ -130,7 +148,7 @@ def generate_world(task_type: str | None, seed: int) -> World:
         goal=goal,
         init=scene.facts,
         entity_types=scene.entity_types,
-        path=synthetic_id(task_type, seed),
+        path=synthetic_id(task_type, seed, goals),
     )
 
 
@@ -139,10 +157,43 @@ def _weighted(rng: random.Random, table: Mapping[_K, float]) -> _K:
     return rng.choices(keys, weights=[table[k] for k in keys])[0]
 
 
-def _choose_task(rng: random.Random, task_type: str) -> TaskChoice:
-    goals = V.GOALS[task_type]
+def _choose_task(
+    rng: random.Random, task_type: str, goals: Sequence[tuple[str, str, str, int]]
+) -> TaskChoice:
     room, obj, recep, _ = rng.choices(goals, weights=[g[3] for g in goals])[0]
     return TaskChoice(task_type, room, obj, recep)
+
+
+_PROPERTY = {"heat": V.HEATABLE, "cool": V.COOLABLE, "clean": V.CLEANABLE}
+
+
+@functools.cache
+def alfred_goals(task_type: str) -> tuple[tuple[str, str, str, int], ...]:
+    """Every goal (room kind, object, receptacle, weight 1) of ``task_type`` that ALFRED's
+    constants allow where a room kind has the things it needs: a pickupable object that lies in
+    some receptacle there (and can be heated, cooled or cleaned, with the microwave, fridge or
+    sink basin in the room, when the task says so), put in a receptacle of the room that can
+    hold it (``CAN_CONTAIN``), or looked at under a lamp that stands on a receptacle of the
+    room. Unlike ``vocab.GOALS``,
+    counted from the shared games, this knows nothing of which goals those games ask for."""
+    transform = V.TASK_TRANSFORM.get(task_type)
+    out = []
+    for room in V.ROOM_KINDS:
+        objects, receptacles = V.OBJECT_POOL[room], V.RECEPTACLE_POOL[room]
+        if transform and V.TRANSFORMERS[transform] not in receptacles:
+            continue
+        for obj, (_p, _hist, where) in sorted(objects.items()):
+            if obj not in V.PICKUPABLE or not where or (transform and obj not in _PROPERTY[transform]):
+                continue
+            if task_type == "look_at_obj_in_light":
+                # a lamp that stands in/on a receptacle (the generator places lamps there)
+                dests = [lamp for lamp in sorted(V.TOGGLEABLE) if objects.get(lamp, (0, 0, None))[2]]
+            else:
+                dests = [r for r in sorted(receptacles) if obj in V.CAN_CONTAIN.get(r, ())]
+            if task_type in _NO_DEST_OVERLAP:  # it must start somewhere else than where it goes
+                dests = [d for d in dests if set(where) - {d}]
+            out += [(room, obj, d, 1) for d in dests]
+    return tuple(out)
 
 
 # -- ids and locations ----------------------------------------------------------------------------
