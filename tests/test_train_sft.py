@@ -4,6 +4,7 @@ resume and atomic outputs. Tiny random models with a small BPE keep the fast tes
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -123,12 +124,16 @@ def test_smollm2_recipe_keys() -> None:
     dagger = load_recipe(REPO / "train/configs/smollm2-135m-react-dagger.yaml")
     assert dagger.base_model == f"{r.output_dir}/model"  # continues from round one's model
     assert dagger.data_dagger and dagger.data_dagger_per_episode >= 1 and dagger.dataset_dir != r.dataset_dir
-    again = load_recipe(REPO / "train/configs/smollm2-135m-react-dagger-r2.yaml")
-    assert again.base_model == f"{dagger.output_dir}/model"  # continues from the DAgger model
-    # aggregates: round one's play first, then this round's
-    assert isinstance(again.data_dagger, list) and again.data_dagger[0] == dagger.data_dagger
-    assert len({r.dataset_dir, dagger.dataset_dir, again.dataset_dir}) == 3
-    assert len({r.output_dir, dagger.output_dir, again.output_dir}) == 3
+    rounds = [r, dagger] + [
+        load_recipe(REPO / f"train/configs/smollm2-135m-react-dagger-r{k}.yaml") for k in (2, 3)
+    ]
+    for before, after in itertools.pairwise(rounds[1:]):
+        assert after.base_model == f"{before.output_dir}/model"  # continues from the round before
+        # aggregates: the plays of the rounds before, then this round's
+        plays = [before.data_dagger] if isinstance(before.data_dagger, str) else before.data_dagger
+        assert isinstance(after.data_dagger, list) and after.data_dagger[:-1] == plays
+        assert after.data_dagger[-1] not in plays
+    assert len({x.dataset_dir for x in rounds}) == len({x.output_dir for x in rounds}) == len(rounds)
     assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
     with pytest.raises(RecipeError, match="supervised_head"):
         recipe_from_dict({"base_model": "gguf:x", "supervised_head": "yes"})
