@@ -75,6 +75,12 @@ def test_unknown_suite_and_bad_yaml(tmp_path: Path) -> None:
     y.write_text("name: x\nsource: alfworld\n")
     with pytest.raises(SuiteError, match="needs 'split'"):
         load_suite_file(y)
+    y.write_text("name: x\nsource: alfworld\nsplit: train\ngoals: alfred\n")
+    with pytest.raises(SuiteError, match="'goals' is for synthetic suites"):
+        load_suite_file(y)
+    y.write_text("name: x\nsource: synthetic\ngoals: made-up\n")
+    with pytest.raises(SuiteError, match="goals"):
+        load_suite_file(y)
     y.write_text("name: x\nsource: synthetic\nmax_step: 3\n")
     with pytest.raises(SuiteError, match="max_step"):
         load_suite_file(y)

@@ -156,6 +156,14 @@ def export(
     return manifest
 
 
+def whole_split(suite: Suite) -> Suite:
+    """An ALFWorld suite with every game of its split (no ``limit``, no ``game_ids``); a
+    synthetic suite as it is."""
+    if suite.source != "alfworld":
+        return suite
+    return suite.model_copy(update={"limit": None, "game_ids": None})
+
+
 def add_dagger(
     suite: Suite, out: Path, manifest: dict, model: str | Sequence[str], per_episode: int = 2
 ) -> dict:
@@ -180,10 +188,7 @@ def add_dagger(
         for i, m in enumerate(sources)
         for t in play_model(suite, m, out / ("dagger-run" if len(sources) == 1 else f"dagger-run-{i}"))
     ]
-    # the labeller knows every game of the split, not only the suite's drawn ones
-    split = (
-        suite.model_copy(update={"limit": None, "game_ids": None}) if suite.source == "alfworld" else suite
-    )
+    split = whole_split(suite)  # the labeller knows every game of the split, not only the drawn ones
     known = {e.id for e in split.games()}
     traces = [t for t in played if t.game_id in known and t.game_id not in test_games]
     train_games = set(manifest["train_games"])
@@ -216,10 +221,7 @@ def add_fill(suite: Suite, out: Path, manifest: dict, fill: str, system: str | N
 
     from harness.bench.suites import load_suite
 
-    split = (
-        suite.model_copy(update={"limit": None, "game_ids": None}) if suite.source == "alfworld" else suite
-    )
-    known = {e.world().spec.object_type for e in split.games()}
+    known = {e.world().spec.object_type for e in whole_split(suite).games()}
     other = load_suite(fill)
     records: list[dict] = []
     types: Counter[str] = Counter()

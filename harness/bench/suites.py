@@ -51,6 +51,8 @@ class Suite(BaseModel):
     def _check(self) -> Suite:
         if self.source == "alfworld" and self.split is None:
             raise ValueError("an alfworld suite needs 'split' (train, valid_seen or valid_unseen)")
+        if self.source == "alfworld" and self.goals != "observed":
+            raise ValueError("'goals' is for synthetic suites: an alfworld game's goal is its own")
         unknown = [t for t in self.task_types if t not in TASK_TYPES]
         if unknown:
             raise ValueError(f"unknown task type(s) {', '.join(unknown)} (known: {', '.join(TASK_TYPES)})")

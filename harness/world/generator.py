@@ -174,8 +174,8 @@ def alfred_goals(task_type: str) -> tuple[tuple[str, str, str, int], ...]:
     some receptacle there (and can be heated, cooled or cleaned, with the microwave, fridge or
     sink basin in the room, when the task says so), put in a receptacle of the room that can
     hold it (``CAN_CONTAIN``), or looked at under a lamp that stands on a receptacle of the
-    room. Unlike ``vocab.GOALS``,
-    counted from the shared games, this knows nothing of which goals those games ask for."""
+    room. Unlike ``vocab.GOALS``, counted from the shared games, this knows nothing of which
+    goals those games ask for."""
     transform = V.TASK_TRANSFORM.get(task_type)
     out = []
     for room in V.ROOM_KINDS:
