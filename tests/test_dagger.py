@@ -235,9 +235,10 @@ def test_walking_on_past_what_it_searches_for_is_labelled(valid_seen_games) -> N
 
 
 def test_a_find_the_observation_does_not_show_is_labelled_at_the_thought(valid_seen_games) -> None:
-    """A model that says "Now I find a X (n)" where the receptacle shows no X (SmolLM2's most
-    common slip in lost games) is off the expert's path at that thought, not only at the take
-    that fails after it: the record's supervised turns start where the thought was said."""
+    """With ``claims``, a model that says "Now I find a X (n)" where the receptacle shows no X
+    (SmolLM2's most common slip in lost games) is off the expert's path at that thought, not
+    only at the take that fails after it: the record's supervised turns start where the thought
+    was said."""
     from train.dagger import dagger_records
 
     suite = load_suite("alfworld-valid-seen")
@@ -254,8 +255,10 @@ def test_a_find_the_observation_does_not_show_is_labelled_at_the_thought(valid_s
         hallucinated = [*texts[: first_go + 1], claim, take]
         trace = _trace_of(suite, entry, hallucinated)
         assert trace.steps[-1].observation == "Nothing happens.", take
-        (rec,) = dagger_records(suite, [trace], per_episode=1)
+        (rec,) = dagger_records(suite, [trace], per_episode=1, claims=True)
         assert rec["supervise_from"] == first_go + 1
+        (plain,) = dagger_records(suite, [trace], per_episode=1)  # by default: at the failing take
+        assert plain["supervise_from"] == first_go + 2
         sup = [t["value"] for t in rec["conversations"] if t["from"] == "gpt"][first_go + 1]
         assert sup != claim
         tried += 1

@@ -236,7 +236,14 @@ class Builder:
             if recipe.data_recoveries:
                 manifest = add_recoveries(s, data_dir, manifest, recipe.data_recoveries)
             if recipe.data_dagger:
-                add_dagger(s, data_dir, manifest, recipe.data_dagger, recipe.data_dagger_per_episode)
+                add_dagger(
+                    s,
+                    data_dir,
+                    manifest,
+                    recipe.data_dagger,
+                    recipe.data_dagger_per_episode,
+                    recipe.data_dagger_claims,
+                )
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 
         spec = {"suite": suite, "dir": str(data_dir), "code": _data_code_hash()}
@@ -251,6 +258,8 @@ class Builder:
             spec["recoveries"] = recipe.data_recoveries
         if recipe.data_dagger:
             spec["dagger"] = [recipe.data_dagger, recipe.data_dagger_per_episode]
+            if recipe.data_dagger_claims:
+                spec["dagger_claims"] = True
         data_files = self.run_step("data", spec, do_data)
         data_hash = [_artifact_hash(f) for f in data_files]
 
@@ -261,7 +270,14 @@ class Builder:
 
         # data_recoveries shapes the data, which data_hash already covers; leaving it out keeps
         # the sft inputs of builds made before the key existed unchanged
-        data_keys = ("data_recoveries", "data_slips", "data_dagger", "data_dagger_per_episode", "data_fill")
+        data_keys = (
+            "data_recoveries",
+            "data_slips",
+            "data_dagger",
+            "data_dagger_per_episode",
+            "data_fill",
+            "data_dagger_claims",
+        )
         trained = {k: v for k, v in recipe.to_dict().items() if k not in data_keys}
         (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"

@@ -122,13 +122,16 @@ def dagger_records(
     *,
     per_episode: int = 2,
     system: str | None = SYSTEM_PROMPT,
+    claims: bool = False,
 ) -> list[dict[str, Any]]:
     """ShareGPT records (with ``supervise_from``) for the first ``per_episode`` states of each
     traced episode where the model's command differs from the expert's next command, unless
-    both are searching and the model walks its own search list (:class:`_OwnPlan`), or where
-    the model says it finds or saw an object and the expert, from there, would not say so
-    (a find the observation does not show: the take after it fails, but the thought was the
-    mistake)."""
+    both are searching and the model walks its own search list (:class:`_OwnPlan`).
+
+    ``claims``: also where the model says it finds or saw an object and the expert, from there,
+    would not say so (a find the observation does not show: the take after it fails, but the
+    thought was the mistake). Off by default: measured once, with data fill in the same round,
+    and that round lost games (README)."""
     entries = {e.id: e for e in suite.games()}
     out: list[dict[str, Any]] = []
     for trace in traces:
@@ -149,7 +152,7 @@ def dagger_records(
                 if step.kind != "invalid"
                 else step.assistant.strip()
             )
-            claim = step.kind == "think" and claims_object(shown)
+            claim = claims and step.kind == "think" and claims_object(shown)
             if step.kind != "think" or claim:
                 try:
                     labels = solve_from(world, commands, text_format=suite.text_format)

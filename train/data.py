@@ -165,7 +165,12 @@ def whole_split(suite: Suite) -> Suite:
 
 
 def add_dagger(
-    suite: Suite, out: Path, manifest: dict, model: str | Sequence[str], per_episode: int = 2
+    suite: Suite,
+    out: Path,
+    manifest: dict,
+    model: str | Sequence[str],
+    per_episode: int = 2,
+    claims: bool = False,
 ) -> dict:
     """Play ``model`` (or read a bench run) on the train games and append DAgger records to
     ``react_train_sharegpt.json``; returns the updated manifest (also written).
@@ -192,13 +197,14 @@ def add_dagger(
     known = {e.id for e in split.games()}
     traces = [t for t in played if t.game_id in known and t.game_id not in test_games]
     train_games = set(manifest["train_games"])
-    records = dagger_records(split, traces, per_episode=per_episode)
+    records = dagger_records(split, traces, per_episode=per_episode, claims=claims)
     info = {
         "model": model,
         "episodes_played": len(traces),
         "won": sum(t.won for t in traces),
         "records": len(records),
         "per_episode": per_episode,
+        **({"claims": True} if claims else {}),
         "outside_export": sum(t.game_id not in train_games for t in traces),  # e.g. held out before
         "left_out": {
             "test_games": sum(t.game_id in test_games for t in played),
@@ -343,6 +349,12 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
+    "--dagger-claims",
+    is_flag=True,
+    help="Also label a model's thought that claims a find or a recall the expert would not say "
+    "from the same state (train.dagger).",
+)
+@click.option(
     "--fill",
     metavar="SUITE",
     help="Also add the expert's conversations on SUITE's games (e.g. synthetic-fill) whose goal "
@@ -374,6 +386,7 @@ def command(
     no_system: bool,
     dagger: tuple[str, ...],
     dagger_per_episode: int,
+    dagger_claims: bool,
     fill: str | None,
     recoveries: int,
     slips: float,
@@ -408,7 +421,12 @@ def command(
         click.echo(f"fill: {d['records']} {d['suite']} conversations on {len(d['types'])} object types added")
     if dagger:
         manifest = add_dagger(
-            s, Path(out_dir), manifest, dagger[0] if len(dagger) == 1 else list(dagger), dagger_per_episode
+            s,
+            Path(out_dir),
+            manifest,
+            dagger[0] if len(dagger) == 1 else list(dagger),
+            dagger_per_episode,
+            dagger_claims,
         )
         d = manifest["dagger"]
         click.echo(

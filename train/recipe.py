@@ -72,6 +72,9 @@ class Recipe(BaseModel):
     ``harness build``'s data step labels with the expert (``harness data --dagger``); a list
     aggregates several (one per DAgger round)."""
     data_dagger_per_episode: PositiveInt = 2
+    data_dagger_claims: bool = False
+    """Also label a model's thought that claims a find or a recall the expert would not say
+    from the same state (``harness data --dagger-claims``)."""
     """DAgger conversations per played episode: its first states off the expert's path."""
     modelfile: str | None = None
     """Modelfile ``harness build`` registers the levels with: a path, or the name of a shipped one
