@@ -69,21 +69,16 @@ def test_unknown_suite_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="unknown suite 'nope'"):
         load_suite("nope")
     y = tmp_path / "s.yaml"
-    y.write_text("name: x\nsource: [unclosed\n")
-    with pytest.raises(SuiteError, match="invalid YAML"):
-        load_suite_file(y)
-    y.write_text("name: x\nsource: alfworld\n")
-    with pytest.raises(SuiteError, match="needs 'split'"):
-        load_suite_file(y)
-    y.write_text("name: x\nsource: alfworld\nsplit: train\ngoals: alfred\n")
-    with pytest.raises(SuiteError, match="'goals' is for synthetic suites"):
-        load_suite_file(y)
-    y.write_text("name: x\nsource: synthetic\ngoals: made-up\n")
-    with pytest.raises(SuiteError, match="goals"):
-        load_suite_file(y)
-    y.write_text("name: x\nsource: synthetic\nmax_step: 3\n")
-    with pytest.raises(SuiteError, match="max_step"):
-        load_suite_file(y)
+    for text, match in (
+        ("source: [unclosed", "invalid YAML"),
+        ("source: alfworld", "needs 'split'"),
+        ("source: alfworld\nsplit: train\ngoals: alfred", "'goals' is for synthetic suites"),
+        ("source: synthetic\ngoals: made-up", "goals"),
+        ("source: synthetic\nmax_step: 3", "max_step"),
+    ):
+        y.write_text(f"name: x\n{text}\n")
+        with pytest.raises(SuiteError, match=match):
+            load_suite_file(y)
     r = harness("suites", str(y))
     assert r.returncode == 1 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
 
