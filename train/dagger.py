@@ -59,6 +59,7 @@ __all__ = [
     "SLIP_KINDS",
     "dagger_records",
     "play_model",
+    "played_suite",
     "recovery_records",
     "slipped_record",
 ]
@@ -369,3 +370,22 @@ def play_model(suite: Suite, model: str, out_dir: Path, backend: str = "auto") -
     name = resolve_backend_name(model, backend)
     cfg = RunConfig(suite=suite.name, model=model, backend=name, max_steps=suite.max_steps)
     return run_suite(suite, lambda: open_model(model, name), cfg, out_dir)
+
+
+def played_suite(model: str) -> str | None:
+    """The suite a bench run folder (or its traces.jsonl) was played on, as its run.json records
+    it; None for a model name or a run without a readable run.json."""
+    import json
+
+    path = Path(model)
+    if path.is_dir():
+        run_file = path / "run.json"
+    elif path.suffix == ".jsonl":
+        run_file = path.with_name("run.json")
+    else:
+        return None
+    try:
+        suite = json.loads(run_file.read_text(encoding="utf-8")).get("suite")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return suite if isinstance(suite, str) else None

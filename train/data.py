@@ -181,23 +181,41 @@ def add_dagger(
     A bench run may have played games outside this export (``harness bench --games``: the games
     an earlier round held out, which the model never trained on, so it leaves the expert's path
     there as it does on unseen games). Every traced game of the suite's ALFWorld split is used,
-    except this export's test games, which stay out of training."""
-    from train.dagger import dagger_records, play_model
+    except this export's test games, which stay out of training.
+
+    A bench run on a synthetic suite (its run.json names it) is labelled in that suite: synthetic
+    games are generated, never anyone's evaluation games, so all of them may be trained on (e.g.
+    the model played on the games ``add_fill`` draws, whose goal object types the split lacks)."""
+    from harness.bench.suites import load_suite
+    from train.dagger import dagger_records, play_model, played_suite
 
     test_games = set(manifest["test_games"])
     sources = [model] if isinstance(model, str) else list(model)
     if not sources:
         raise ValueError("add_dagger: no model or run to play")
-    played = [
-        t
-        for i, m in enumerate(sources)
-        for t in play_model(suite, m, out / ("dagger-run" if len(sources) == 1 else f"dagger-run-{i}"))
-    ]
+    played: list = []
+    synthetic: dict[str, tuple[Suite, list]] = {}  # suite name -> (suite, its traces)
+    for i, m in enumerate(sources):
+        traces = play_model(suite, m, out / ("dagger-run" if len(sources) == 1 else f"dagger-run-{i}"))
+        ran_on = played_suite(m)
+        if ran_on and ran_on != suite.name and (other := load_suite(ran_on)).source == "synthetic":
+            synthetic.setdefault(ran_on, (other, []))[1].extend(traces)
+        else:
+            played.extend(traces)
     split = whole_split(suite)  # the labeller knows every game of the split, not only the drawn ones
     known = {e.id for e in split.games()}
     traces = [t for t in played if t.game_id in known and t.game_id not in test_games]
     train_games = set(manifest["train_games"])
     records = dagger_records(split, traces, per_episode=per_episode, claims=claims)
+    on_synthetic = {}
+    for name, (other, other_traces) in synthetic.items():
+        found = dagger_records(other, other_traces, per_episode=per_episode, claims=claims)
+        on_synthetic[name] = {
+            "episodes_played": len(other_traces),
+            "won": sum(t.won for t in other_traces),
+            "records": len(found),
+        }
+        records += found
     info = {
         "model": model,
         "episodes_played": len(traces),
@@ -205,6 +223,7 @@ def add_dagger(
         "records": len(records),
         "per_episode": per_episode,
         **({"claims": True} if claims else {}),
+        **({"synthetic": on_synthetic} if on_synthetic else {}),
         "outside_export": sum(t.game_id not in train_games for t in traces),  # e.g. held out before
         "left_out": {
             "test_games": sum(t.game_id in test_games for t in played),
@@ -345,7 +364,7 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
     multiple=True,
     help="Also play MODEL on the suite's train games (or reuse a bench run folder) and add the "
     "expert's recoveries from the states it reached (train.dagger). Repeat it to aggregate "
-    "several rounds' runs.",
+    "several rounds' runs. A run on a synthetic suite is labelled in that suite.",
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -429,8 +448,11 @@ def command(
             dagger_claims,
         )
         d = manifest["dagger"]
+        also = "".join(
+            f", {v['episodes_played']} of {k} (won {v['won']})" for k, v in d.get("synthetic", {}).items()
+        )
         click.echo(
-            f"dagger: {', '.join(dagger)} played {d['episodes_played']} games (won {d['won']}); "
+            f"dagger: {', '.join(dagger)} played {d['episodes_played']} games (won {d['won']}){also}; "
             f"{d['records']} recovery conversations added to react_train_sharegpt.json"
         )
     if slips:
