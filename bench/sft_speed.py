@@ -7,7 +7,9 @@ conversations, model and machine. Prints tokens/s for each and the ratio.
   in data order, padded to the longest, ``model(input_ids, attention_mask, labels)`` (logits and
   loss at every position).
 - train.sft: one conversation per micro-batch (no padding), the output head and the loss only at
-  supervised (assistant) positions (``causal_lm_loss``).
+  supervised (assistant) positions (``causal_lm_loss``), and the tokens all 8 conversations of a
+  step start with (system prompt, start of the first user turn) run once per step
+  (``accumulate``, ``shared_prefix: true``). ``--each-lever`` also times it without that.
 Both do forward + backward + AdamW steps of 8 conversations, fp32, on the threads torch uses by
 default. Counted tokens are the real (unpadded) tokens, so the figures compare like for like.
 ``--compile`` adds a third loop: train.sft's on ``torch.compile(model, dynamic=True)``.
@@ -22,7 +24,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from train.sft import causal_lm_loss
+from train.sft import accumulate, shared_prefix_len
 from train.sft_data import build_examples, collate, dataset_file, load_conversations
 
 
@@ -53,6 +55,11 @@ def main() -> None:
         help="also time train.sft's loop on torch.compile(model, dynamic=True); "
         "its first (compiling) step is not counted, as in every loop",
     )
+    ap.add_argument(
+        "--each-lever",
+        action="store_true",
+        help="also time train.sft's loop without the shared prefix (what that lever alone gives)",
+    )
     a = ap.parse_args()
 
     tok = AutoTokenizer.from_pretrained(a.base)
@@ -73,14 +80,12 @@ def main() -> None:
             model(**b, use_cache=False).loss.backward()
         return n_tok
 
-    def ours_on(module):
+    def ours_on(module, share_prefix: bool = True):
         def ours(group) -> int:
             n_sup = sum(sum(x != -100 for x in e.labels[1:]) for e in group)
-            n_tok = 0
-            for e in group:
-                b = collate([[e]], pad, packed=False)
-                n_tok += b.pop("num_tokens")
-                causal_lm_loss(module, b, n_sup, supervised_head=True).backward()
+            batches = [collate([[e]], pad, packed=False) for e in group]
+            n_tok = sum(b.pop("num_tokens") for b in batches)
+            accumulate(module, batches, n_sup, share_prefix=share_prefix)
             return n_tok
 
         return ours
@@ -93,8 +98,16 @@ def main() -> None:
     )
     plain_tps = run(model, groups, plain, a.steps)
     print(f"plain HF loop (batch {a.plain_batch}, padded, full logits): {plain_tps:7.1f} tokens/s")
+    if a.each_lever:
+        alone_tps = run(model, groups, ours_on(model, share_prefix=False), a.steps)
+        print(f"train.sft loop without the shared prefix: {alone_tps:7.1f} tokens/s")
+        print(f"ratio: {alone_tps / plain_tps:.2f}x")
+    prefix = shared_prefix_len([collate([[e]], pad, packed=False) for e in groups[0]])
     ours_tps = run(model, groups, ours_on(model), a.steps)
-    print(f"train.sft loop (no padding, head at supervised positions): {ours_tps:7.1f} tokens/s")
+    print(
+        "train.sft loop (no padding, head at supervised positions, shared prefix "
+        f"of {prefix} tokens in the first step): {ours_tps:7.1f} tokens/s"
+    )
     print(f"ratio: {ours_tps / plain_tps:.2f}x")
     if a.compile:
         compiled_tps = run(model, groups, ours_on(torch.compile(model, dynamic=True)), a.steps)

@@ -170,6 +170,87 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
         torch.testing.assert_close(fast_g[name], slow_g[name], atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("lora", "freeze", "tied"),
+    [(False, 0, False), (False, 0, True), (False, 1, False), (True, 0, False)],
+    ids=["full", "tied-llama", "frozen", "lora"],
+)
+def test_shared_prefix_step_equals_the_plain_loop(
+    smoke_data: Path, bpe: Any, tiny_base: Path, tmp_path: Path, lora: bool, freeze: int, tied: bool
+) -> None:
+    """One optimizer step's micro-batches through ``accumulate`` (the input embedding's gradient
+    once per step), and with their common prefix run once: the same summed loss and the same
+    gradients as one forward and backward per conversation (weighted loss, frozen bottom layers
+    and LoRA included)."""
+    import torch
+
+    from train.sft import accumulate, causal_lm_loss, shared_prefix_len, turn_weights
+    from train.sft_model import load_model
+
+    exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:3]
+    batches = []
+    for e in exs:
+        b = collate([[e]], bpe.pad_token_id, packed=False)
+        b.pop("num_tokens")
+        batches.append(b)
+    n = shared_prefix_len(batches)
+    first_label = min(int((b["labels"][0] != IGNORE).nonzero()[0]) for b in batches)
+    assert 8 <= n < first_label  # the system prompt and more, never a supervised token
+    assert all(torch.equal(b["input_ids"][0, :n], batches[0]["input_ids"][0, :n]) for b in batches)
+    head = (3, 4.0)
+    denom = float(sum(turn_weights(b["labels"][:, 1:], *head).sum() for b in batches))
+    if tied:  # SmolLM2's shape: llama, the output head is the input embedding
+        from train.tiny import make_tiny_model
+
+        tiny_base = make_tiny_model(tmp_path / "tied", "llama", bpe, seed=0, tie_word_embeddings=True)
+    # no dropout: the plain loop draws a mask per conversation where the prefix run draws one
+    r = tiny_recipe(smoke_data, tiny_base, tmp_path, lora=lora, freeze_layers=freeze, lora_dropout=0.0)
+    results = []
+    for mode in ("plain", "accumulate", "shared"):
+        torch.manual_seed(0)
+        model = load_model(r, str(tiny_base), "no", False, 0)
+        model.train()
+        if mode != "plain":
+            share = mode == "shared"
+            loss = accumulate(model, [dict(b) for b in batches], denom, head=head, share_prefix=share)
+        else:
+            loss = torch.zeros(())
+            for b in batches:
+                one = causal_lm_loss(model, dict(b), denom, True, head)
+                one.backward()
+                loss += one.detach()
+        grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+        results.append((loss, grads))
+    (plain_loss, plain_g), *others = results
+    assert plain_g
+    for loss, grads in others:
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-5)
+        assert grads.keys() == plain_g.keys()
+        for k in plain_g:
+            torch.testing.assert_close(grads[k], plain_g[k], atol=1e-5, rtol=1e-4)
+
+
+def test_shared_prefix_len_stops_before_supervised_tokens() -> None:
+    """The prefix ends where the rows differ, one token before the first supervised label, one
+    token short of the shortest row; one row, a padded batch or a short prefix share nothing."""
+    import torch
+
+    from train.sft import shared_prefix_len
+
+    def b(ids: list[int], first_label: int) -> dict[str, Any]:
+        labels = [IGNORE] * first_label + ids[first_label:]
+        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels])}
+
+    same = list(range(1, 21))
+    assert shared_prefix_len([b([*same, 30, 31], 21), b([*same, 40], 21)]) == 20
+    assert shared_prefix_len([b([*same, 30, 31], 15), b([*same, 40], 21)]) == 14
+    assert shared_prefix_len([b(same, 20), b(same, 20)]) == 19
+    assert shared_prefix_len([b(same, 20)]) == 0
+    assert shared_prefix_len([b([1, 2, 3, 4, 5], 5), b([1, 2, 3, 9, 9], 5)]) == 0  # under 8 tokens
+    two_rows = {"input_ids": torch.tensor([same, same]), "labels": torch.tensor([same, same])}
+    assert shared_prefix_len([two_rows, b(same, 20)]) == 0
+
+
 def test_turn_head_weights() -> None:
     """The first tokens of each supervised run weigh ``head_weight``; runs restart after a gap."""
     import torch

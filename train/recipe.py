@@ -132,6 +132,12 @@ class Recipe(BaseModel):
     the step's supervised tokens; the eval loss stays the plain mean."""
     packing: bool = False
     """Pack several conversations per row (position ids restart, block-diagonal attention)."""
+    shared_prefix: bool = True
+    """Run the tokens every conversation of an optimizer step starts with (the system prompt and
+    the start of the first user turn: a quarter of a ReAct conversation here) once per step
+    instead of once per conversation, and backward through them once with the summed gradient.
+    Same loss and gradients (``train.sft.accumulate``); one process, one unpadded conversation per
+    micro-batch (``per_device_batch_size: 1``, no packing, no gradient checkpointing) only."""
     freeze_layers: int = 0
     """Full fine-tuning only: keep the input embeddings (and an output head tied to them) and the
     first N decoder layers fixed. Backward then stops at layer N, so each step does less work

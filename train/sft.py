@@ -57,6 +57,7 @@ VOLATILE = {
     "eval_steps",
     "logging_steps",
     "eval_before",
+    "shared_prefix",  # the same loss and gradients either way: a speed setting
 }
 
 
@@ -139,6 +140,113 @@ def causal_lm_loss(
     if head is not None:
         per_token = per_token * turn_weights(shifted, *head)[:, keep].flatten()
     return per_token.sum() / denom
+
+
+def shared_prefix_len(batches: list[dict[str, Any]], min_tokens: int = 8) -> int:
+    """How many leading tokens every batch (one unpadded conversation each) has in common and
+    supervises none of (no label among the first ``n + 1`` tokens: the last prefix position
+    predicts the suffix's first token, and the suffix forward does not compute it); 0 when there
+    is nothing to share (fewer than 2 batches, a batch of several rows, fewer than ``min_tokens``)."""
+    if len(batches) < 2 or any(b["input_ids"].shape[0] != 1 for b in batches):
+        return 0
+    first = batches[0]["input_ids"][0]
+    n = min(b["input_ids"].shape[1] for b in batches) - 1  # leave every suffix a token
+    for b in batches[1:]:
+        differ = (b["input_ids"][0, :n] != first[:n]).nonzero()
+        n = min(n, int(differ[0]) if len(differ) else n)
+    for b in batches:
+        supervised = (b["labels"][0, : n + 1] != IGNORE).nonzero()
+        if len(supervised):
+            n = min(n, int(supervised[0]) - 1)
+    return n if n >= min_tokens else 0
+
+
+def _cache_api(model: Any) -> str:
+    """The keyword transformers' forward takes the KV cache by (``cache`` from transformers 5,
+    ``past_key_values`` before)."""
+    import inspect
+
+    base = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+    base = base.get_base_model() if hasattr(base, "get_base_model") else base  # peft's
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _kv_cache(pairs: list[tuple[Any, Any]]) -> Any:
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(ddp_cache_data=pairs)  # transformers 5
+    except TypeError:  # transformers 4
+        return DynamicCache.from_legacy_cache(tuple(pairs))
+
+
+def accumulate(
+    model: Any,
+    batches: list[dict[str, Any]],
+    denom: float,
+    *,
+    supervised_head: bool = True,
+    head: tuple[int, float] | None = None,
+    backward: Callable[[Any], None] | None = None,
+    share_prefix: bool = False,
+) -> Any:
+    """Forward and backward every micro-batch of one optimizer step (gradients accumulate in the
+    parameters); returns the summed loss (detached). The loss and gradients are those of one
+    plain forward and backward per micro-batch (float rounding aside: tests/test_train_sft.py
+    checks it); two things are done once per step instead of once per micro-batch:
+
+    - ``share_prefix``: the tokens all batches start with (:func:`shared_prefix_len`: the system
+      prompt and the start of the first user turn, a quarter of a ReAct conversation here) run
+      once, with their keys and values cached; each batch runs only its own tokens on a copy of
+      that cache, whose leaves collect the gradient every batch sends back; one backward through
+      the prefix then takes their sum.
+    - a trainable input embedding's gradient: its backward writes a dense table-sized gradient
+      (49,152 × 576 for SmolLM2) for the few hundred rows a conversation uses. The batches look
+      their tokens up in a detached table; one backward of the real lookup over all of them, at
+      the end, takes their gradients."""
+    import torch
+
+    backward = backward or (lambda loss: loss.backward())
+    emb = model.get_input_embeddings()
+    once = len(batches) > 1 and emb is not None and emb.weight.requires_grad
+    looked_up: list[tuple[Any, Any]] = []  # (token ids, their embeddings: leaves)
+
+    def embedded(ids: Any) -> dict[str, Any]:
+        if not once:
+            return {"input_ids": ids}
+        x = torch.func.functional_call(emb, {"weight": emb.weight.detach()}, (ids,)).requires_grad_()
+        looked_up.append((ids, x))
+        return {"inputs_embeds": x}
+
+    n = shared_prefix_len(batches) if share_prefix else 0
+    loss_sum = torch.zeros(())
+    if n:
+        key = _cache_api(model)
+        out = model(**embedded(batches[0]["input_ids"][:, :n]), use_cache=True, logits_to_keep=1)
+        states = [t for kv in getattr(out, key) for t in kv[:2]]  # keys, values of layer 0, 1, …
+        leaves = [t.detach().requires_grad_(t.requires_grad) for t in states]
+    for batch in batches:
+        ids = batch["input_ids"][:, n:]
+        batch = {k: v for k, v in batch.items() if k != "input_ids"}
+        if n:
+            length = batch["labels"].shape[1]
+            batch = {
+                "labels": batch["labels"][:, n:],
+                "position_ids": torch.arange(n, length).unsqueeze(0),
+                key: _kv_cache(list(zip(leaves[::2], leaves[1::2], strict=True))),
+            }
+        loss = causal_lm_loss(model, {**batch, **embedded(ids)}, denom, supervised_head, head)
+        backward(loss)
+        loss_sum += loss.detach().float()
+    if n:  # the prefix's own backward, once, with what every suffix sent back
+        sent = [(t, leaf.grad) for t, leaf in zip(states, leaves, strict=True) if leaf.grad is not None]
+        if sent:  # none when every layer is frozen
+            torch.autograd.backward([t for t, _ in sent], [g for _, g in sent])
+    got = [(ids, x.grad) for ids, x in looked_up if x.grad is not None]
+    if got:
+        ids = torch.cat([i.flatten() for i, _ in got])
+        torch.autograd.backward(emb(ids), torch.cat([g.flatten(0, 1) for _, g in got]))
+    return loss_sum
 
 
 def _evaluate(model: Any, examples: list, r: Recipe, acc: Any, pad_id: int) -> float:
@@ -315,6 +423,12 @@ def train_sft(
     # supervised token count, and the loss is the plain mean (computed without weights).
     head = (r.turn_head_tokens, r.turn_head_weight)
     loss_head = head if r.turn_head_weight != 1.0 else None
+    # one process: accumulate() (several: DDP syncs gradients in the last micro-batch's backward,
+    # so every backward is the micro-batch's own); a shared prefix also needs one unpadded
+    # conversation per micro-batch and a cache (no gradient checkpointing)
+    share = (
+        r.shared_prefix and r.per_device_batch_size == 1 and not r.packing and not r.gradient_checkpointing
+    )
     model.train()
     order_cache: dict[int, list] = {}
     while step < total:
@@ -337,14 +451,20 @@ def train_sft(
         )
         n_sup, n_tok = acc.reduce(counts, reduction="sum").tolist()
         lr = scheduler.get_last_lr()[0]
-        loss_sum = torch.zeros((), device=acc.device)
-        for i, c in enumerate(cols):
-            sync = contextlib.nullcontext() if i == len(cols) - 1 else acc.no_sync(model)
-            with sync:
-                batch = {key: v.to(acc.device) for key, v in c.items() if key != "num_tokens"}
-                loss = causal_lm_loss(model, batch, n_sup / world, r.supervised_head, loss_head)
-                acc.backward(loss)
-            loss_sum += loss.detach().float()
+        on_device = [{key: v.to(acc.device) for key, v in c.items() if key != "num_tokens"} for c in cols]
+        if world == 1:
+            loss_sum = accumulate(
+                model, on_device, n_sup, supervised_head=r.supervised_head, head=loss_head,
+                backward=acc.backward, share_prefix=share,
+            )  # fmt: skip
+        else:
+            loss_sum = torch.zeros((), device=acc.device)
+            for i, batch in enumerate(on_device):
+                sync = contextlib.nullcontext() if i == len(on_device) - 1 else acc.no_sync(model)
+                with sync:
+                    loss = causal_lm_loss(model, batch, n_sup / world, r.supervised_head, loss_head)
+                    acc.backward(loss)
+                loss_sum += loss.detach().float()
         gnorm = float(acc.clip_grad_norm_(model.parameters(), r.max_grad_norm))
         optimizer.step()
         scheduler.step()
