@@ -278,7 +278,9 @@ class Builder:
             "data_fill",
             "data_dagger_claims",
         )
-        trained = {k: v for k, v in recipe.to_dict().items() if k not in data_keys}
+        # shared_prefix only changes the speed (the same loss and gradients): a build made
+        # before the key existed keeps its sft step
+        trained = {k: v for k, v in recipe.to_dict().items() if k not in (*data_keys, "shared_prefix")}
         (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"
 
