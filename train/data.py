@@ -216,7 +216,7 @@ def add_dagger(
             "records": len(found),
         }
         records += found
-    info = {
+    info = {  # episodes of the split, then those of synthetic suites; records of both
         "model": model,
         "episodes_played": len(traces),
         "won": sum(t.won for t in traces),

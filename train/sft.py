@@ -219,7 +219,8 @@ def accumulate(
         return {"inputs_embeds": x}
 
     n = shared_prefix_len(batches) if share_prefix else 0
-    loss_sum = torch.zeros(())
+    device = batches[0]["labels"].device
+    loss_sum = torch.zeros((), device=device)
     if n:
         key = _cache_api(model)
         out = model(**embedded(batches[0]["input_ids"][:, :n]), use_cache=True, logits_to_keep=1)
@@ -232,7 +233,7 @@ def accumulate(
             length = batch["labels"].shape[1]
             batch = {
                 "labels": batch["labels"][:, n:],
-                "position_ids": torch.arange(n, length).unsqueeze(0),
+                "position_ids": torch.arange(n, length, device=device).unsqueeze(0),
                 key: _kv_cache(list(zip(leaves[::2], leaves[1::2], strict=True))),
             }
         loss = causal_lm_loss(model, {**batch, **embedded(ids)}, denom, supervised_head, head)
