@@ -341,10 +341,10 @@ def test_dagger_aggregates_the_runs_of_several_rounds(alfworld_root, tmp_path) -
     assert sum("supervise_from" in r for r in data) == info["records"]
 
 
-def test_dagger_from_a_run_on_a_synthetic_suite_is_labelled_in_that_suite(alfworld_root, tmp_path) -> None:
-    """A bench run on a synthetic suite (e.g. the games data fill draws) beside the ALFWorld
-    export: its games are labelled in the suite its run.json names, and the records replay there
-    to a win; the ALFWorld run's records are still made."""
+def test_dagger_from_a_run_on_the_fill_suite_is_labelled_in_that_suite(alfworld_root, tmp_path) -> None:
+    """A bench run on the fill suite (the synthetic games data fill draws) beside an ALFWorld
+    run: its games are labelled in the suite its run.json names, and the records replay there
+    to a win. Without ``fill`` the same run is another split's and is left out."""
     import json
 
     from harness.world.game import Game
@@ -354,26 +354,35 @@ def test_dagger_from_a_run_on_a_synthetic_suite_is_labelled_in_that_suite(alfwor
     split = load_suite("alfworld-valid-seen")
     every = [g.id for g in split.games(alfworld_root)]
     suite = split.model_copy(update={"game_ids": every[:5]})
-    out = tmp_path / "d"
-    manifest = export(suite, out, test_fraction=0.2)
     alf_run, syn_run = tmp_path / "alf", tmp_path / "syn"
     play_model(split.model_copy(update={"game_ids": every[10:12]}), "random", alf_run, backend="random")
     smoke = load_suite("synthetic-smoke")
     play_model(smoke, "random", syn_run, backend="random")
     assert played_suite(str(syn_run)) == played_suite(str(syn_run / "traces.jsonl")) == "synthetic-smoke"
     assert played_suite("smollm2-react:q8_0") is None
-    manifest = add_dagger(suite, out, manifest, [str(alf_run), str(syn_run)], per_episode=1)
+
+    out = tmp_path / "without"
+    info = add_dagger(suite, out, export(suite, out, test_fraction=0.2), [str(alf_run), str(syn_run)], 1)[
+        "dagger"
+    ]
+    assert "fill" not in info and info["left_out"]["other_split"] == len(smoke.games())
+
+    out = tmp_path / "d"
+    manifest = export(suite, out, test_fraction=0.2)
+    manifest = add_dagger(suite, out, manifest, [str(alf_run), str(syn_run)], 1, fill="synthetic-smoke")
     info = manifest["dagger"]
     lost = sum(not json.loads(line)["won"] for line in (syn_run / "traces.jsonl").read_text().splitlines())
-    assert info["synthetic"]["synthetic-smoke"]["episodes_played"] == len(smoke.games())
-    assert 0 < info["synthetic"]["synthetic-smoke"]["records"] <= lost
+    assert info["fill"]["suite"] == "synthetic-smoke" and info["fill"]["episodes_played"] == len(
+        smoke.games()
+    )
+    assert 0 < info["fill"]["records"] <= lost
     assert info["episodes_played"] == 2 and info["left_out"]["other_split"] == 0
     data = [r for r in json.loads((out / "react_train_sharegpt.json").read_text()) if "supervise_from" in r]
     assert len(data) == info["records"]
     assert {r["game_id"] for r in data} & set(every[10:12])
     entries = {e.id: e for e in smoke.games()}
     synthetic = [r for r in data if r["game_id"] in entries]
-    assert len(synthetic) == info["synthetic"]["synthetic-smoke"]["records"]
+    assert len(synthetic) == info["fill"]["records"]
     for rec in synthetic:  # the expert's turns, played from the model's state, win the game
         history, supervised = _replay_record(smoke, rec)
         game = Game(entries[rec["game_id"]].world(), text_format=smoke.text_format)

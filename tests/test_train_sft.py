@@ -171,12 +171,25 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
 
 
 @pytest.mark.parametrize(
-    ("lora", "freeze", "tied"),
-    [(False, 0, False), (False, 0, True), (False, 1, False), (True, 0, False)],
-    ids=["full", "tied-llama", "frozen", "lora"],
+    ("lora", "freeze", "tied", "save"),
+    [
+        (False, 0, False, None),
+        (False, 0, True, None),
+        (False, 1, False, None),
+        (True, 0, False, None),
+        (True, 0, False, ["embed_tokens"]),  # peft's wrapper around a trained embedding
+    ],
+    ids=["full", "tied-llama", "frozen", "lora", "lora-embed"],
 )
 def test_shared_prefix_step_equals_the_plain_loop(
-    smoke_data: Path, bpe: Any, tiny_base: Path, tmp_path: Path, lora: bool, freeze: int, tied: bool
+    smoke_data: Path,
+    bpe: Any,
+    tiny_base: Path,
+    tmp_path: Path,
+    lora: bool,
+    freeze: int,
+    tied: bool,
+    save: list[str] | None,
 ) -> None:
     """One optimizer step's micro-batches through ``accumulate`` (the input embedding's gradient
     once per step), and with their common prefix run once: the same summed loss and the same
@@ -204,7 +217,15 @@ def test_shared_prefix_step_equals_the_plain_loop(
 
         tiny_base = make_tiny_model(tmp_path / "tied", "llama", bpe, seed=0, tie_word_embeddings=True)
     # no dropout: the plain loop draws a mask per conversation where the prefix run draws one
-    r = tiny_recipe(smoke_data, tiny_base, tmp_path, lora=lora, freeze_layers=freeze, lora_dropout=0.0)
+    r = tiny_recipe(
+        smoke_data,
+        tiny_base,
+        tmp_path,
+        lora=lora,
+        freeze_layers=freeze,
+        lora_dropout=0.0,
+        modules_to_save=save,
+    )
     results = []
     for mode in ("plain", "accumulate", "shared"):
         torch.manual_seed(0)
@@ -228,6 +249,27 @@ def test_shared_prefix_step_equals_the_plain_loop(
         assert grads.keys() == plain_g.keys()
         for k in plain_g:
             torch.testing.assert_close(grads[k], plain_g[k], atol=1e-5, rtol=1e-4)
+
+
+def test_shared_prefix_is_off_where_it_would_change_the_gradients(
+    smoke_data: Path, tiny_base: Path, tmp_path: Path
+) -> None:
+    """prefix_unshareable names the reason (dropout, autocast, padded or packed micro-batches,
+    gradient checkpointing) and is None for the fp32 full fine-tune without dropout."""
+    from train.sft import prefix_unshareable
+    from train.sft_model import load_model
+
+    def why(precision: str = "no", **kw: Any) -> str | None:
+        r = tiny_recipe(smoke_data, tiny_base, tmp_path, **{"per_device_batch_size": 1, **kw})
+        return prefix_unshareable(r, precision, load_model(r, str(tiny_base), "no", False, 0))
+
+    assert why() is None
+    assert "dropout" in why(lora=True)  # lora_dropout 0.05 by default
+    assert why(lora=True, lora_dropout=0.0) is None
+    assert "bf16" in why("bf16")
+    assert "per_device_batch_size" in why(per_device_batch_size=2)
+    assert "packing" in why(packing=True)
+    assert "checkpointing" in why(gradient_checkpointing=True)
 
 
 def test_shared_prefix_len_stops_before_supervised_tokens() -> None:

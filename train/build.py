@@ -243,6 +243,7 @@ class Builder:
                     recipe.data_dagger,
                     recipe.data_dagger_per_episode,
                     recipe.data_dagger_claims,
+                    recipe.data_fill,
                 )
             return [data_dir / "react_train_sharegpt.json", data_dir / "react_test_sharegpt.json"]
 

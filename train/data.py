@@ -171,6 +171,7 @@ def add_dagger(
     model: str | Sequence[str],
     per_episode: int = 2,
     claims: bool = False,
+    fill: str | None = None,
 ) -> dict:
     """Play ``model`` (or read a bench run) on the train games and append DAgger records to
     ``react_train_sharegpt.json``; returns the updated manifest (also written).
@@ -183,9 +184,10 @@ def add_dagger(
     there as it does on unseen games). Every traced game of the suite's ALFWorld split is used,
     except this export's test games, which stay out of training.
 
-    A bench run on a synthetic suite (its run.json names it) is labelled in that suite: synthetic
-    games are generated, never anyone's evaluation games, so all of them may be trained on (e.g.
-    the model played on the games ``add_fill`` draws, whose goal object types the split lacks)."""
+    A bench run on the ``fill`` suite (its run.json names it; the suite ``add_fill`` draws from,
+    whose games are generated for training) is labelled in that suite: the model played on games
+    whose goal object types the split lacks. Runs on any other suite (synthetic-eval, say) count
+    as another split's and are left out."""
     from harness.bench.suites import load_suite
     from train.dagger import dagger_records, play_model, played_suite
 
@@ -193,37 +195,37 @@ def add_dagger(
     sources = [model] if isinstance(model, str) else list(model)
     if not sources:
         raise ValueError("add_dagger: no model or run to play")
+    fill_suite = load_suite(fill) if fill else None
     played: list = []
-    synthetic: dict[str, tuple[Suite, list]] = {}  # suite name -> (suite, its traces)
+    on_fill: list = []
     for i, m in enumerate(sources):
         traces = play_model(suite, m, out / ("dagger-run" if len(sources) == 1 else f"dagger-run-{i}"))
-        ran_on = played_suite(m)
-        if ran_on and ran_on != suite.name and (other := load_suite(ran_on)).source == "synthetic":
-            synthetic.setdefault(ran_on, (other, []))[1].extend(traces)
-        else:
-            played.extend(traces)
+        ran_on = played_suite(m)  # a run.json keeps the suite's name, also for a suite file
+        to_fill = fill_suite is not None and ran_on == fill_suite.name != suite.name
+        (on_fill if to_fill else played).extend(traces)
     split = whole_split(suite)  # the labeller knows every game of the split, not only the drawn ones
     known = {e.id for e in split.games()}
     traces = [t for t in played if t.game_id in known and t.game_id not in test_games]
     train_games = set(manifest["train_games"])
     records = dagger_records(split, traces, per_episode=per_episode, claims=claims)
-    on_synthetic = {}
-    for name, (other, other_traces) in synthetic.items():
-        found = dagger_records(other, other_traces, per_episode=per_episode, claims=claims)
-        on_synthetic[name] = {
-            "episodes_played": len(other_traces),
-            "won": sum(t.won for t in other_traces),
-            "records": len(found),
+    fill_info = {}
+    if fill_suite is not None and on_fill:
+        found = dagger_records(fill_suite, on_fill, per_episode=per_episode, claims=claims)
+        fill_info = {
+            "suite": fill_suite.name,
+            "episodes_played": len(on_fill),
+            "won": sum(t.won for t in on_fill),
         }
+        fill_info["records"] = len(found)
         records += found
-    info = {  # episodes of the split, then those of synthetic suites; records of both
+    info = {  # episodes of the split, then those of the fill suite; records of both
         "model": model,
         "episodes_played": len(traces),
         "won": sum(t.won for t in traces),
         "records": len(records),
         "per_episode": per_episode,
         **({"claims": True} if claims else {}),
-        **({"synthetic": on_synthetic} if on_synthetic else {}),
+        **({"fill": fill_info} if fill_info else {}),
         "outside_export": sum(t.game_id not in train_games for t in traces),  # e.g. held out before
         "left_out": {
             "test_games": sum(t.game_id in test_games for t in played),
@@ -364,7 +366,7 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
     multiple=True,
     help="Also play MODEL on the suite's train games (or reuse a bench run folder) and add the "
     "expert's recoveries from the states it reached (train.dagger). Repeat it to aggregate "
-    "several rounds' runs. A run on a synthetic suite is labelled in that suite.",
+    "several rounds' runs. A run on the --fill suite is labelled in that suite.",
 )
 @click.option("--dagger-per-episode", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -446,11 +448,11 @@ def command(
             dagger[0] if len(dagger) == 1 else list(dagger),
             dagger_per_episode,
             dagger_claims,
+            fill,
         )
         d = manifest["dagger"]
-        also = "".join(
-            f", {v['episodes_played']} of {k} (won {v['won']})" for k, v in d.get("synthetic", {}).items()
-        )
+        f = d.get("fill")
+        also = f", {f['episodes_played']} of {f['suite']} (won {f['won']})" if f else ""
         click.echo(
             f"dagger: {', '.join(dagger)} played {d['episodes_played']} games (won {d['won']}){also}; "
             f"{d['records']} recovery conversations added to react_train_sharegpt.json"

@@ -137,7 +137,8 @@ class Recipe(BaseModel):
     the start of the first user turn: a quarter of a ReAct conversation here) once per step
     instead of once per conversation, and backward through them once with the summed gradient.
     Same loss and gradients (``train.sft.accumulate``); one process, one unpadded conversation per
-    micro-batch (``per_device_batch_size: 1``, no packing, no gradient checkpointing) only."""
+    micro-batch, fp32, no dropout, full attention only (``train.sft.prefix_unshareable`` says
+    why not otherwise, in the log, and the step runs as before)."""
     freeze_layers: int = 0
     """Full fine-tuning only: keep the input embeddings (and an output head tied to them) and the
     first N decoder layers fixed. Backward then stops at layer N, so each step does less work

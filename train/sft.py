@@ -161,6 +161,33 @@ def shared_prefix_len(batches: list[dict[str, Any]], min_tokens: int = 8) -> int
     return n if n >= min_tokens else 0
 
 
+def prefix_unshareable(r: Recipe, precision: str, model: Any) -> str | None:
+    """Why ``accumulate(share_prefix=True)`` would not give this run's loss and gradients (None:
+    it does). It needs one unpadded conversation per micro-batch, a KV cache (no gradient
+    checkpointing), full attention (a sliding window drops prefix keys), no dropout (the plain
+    loop draws a mask per conversation, the prefix one per step) and fp32 (under autocast the
+    summed key/value gradients would be rounded to half precision)."""
+    import torch
+
+    config = getattr(model, "config", None)
+    if r.per_device_batch_size != 1 or r.packing:
+        return "needs per_device_batch_size: 1 and no packing"
+    if r.gradient_checkpointing:
+        return "gradient checkpointing runs without a KV cache"
+    if precision != "no":
+        return f"{precision} autocast (fp32 only)"
+    if getattr(config, "use_sliding_window", False) or "sliding_attention" in (
+        getattr(config, "layer_types", None) or []
+    ):
+        return "sliding-window attention"
+    dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules()) or any(
+        float(getattr(config, k, 0) or 0) > 0 for k in ("attention_dropout", "hidden_dropout", "dropout")
+    )
+    if dropout:
+        return "dropout is on (lora_dropout or the model's)"
+    return None
+
+
 def _cache_api(model: Any) -> str:
     """The keyword transformers' forward takes the KV cache by (``cache`` from transformers 5,
     ``past_key_values`` before)."""
@@ -208,7 +235,8 @@ def accumulate(
 
     backward = backward or (lambda loss: loss.backward())
     emb = model.get_input_embeddings()
-    once = len(batches) > 1 and emb is not None and emb.weight.requires_grad
+    own = dict(emb.named_parameters(recurse=False)) if emb is not None else {}  # not peft's wrapper
+    once = len(batches) > 1 and "weight" in own and own["weight"].requires_grad
     looked_up: list[tuple[Any, Any]] = []  # (token ids, their embeddings: leaves)
 
     def embedded(ids: Any) -> dict[str, Any]:
@@ -425,11 +453,13 @@ def train_sft(
     head = (r.turn_head_tokens, r.turn_head_weight)
     loss_head = head if r.turn_head_weight != 1.0 else None
     # one process: accumulate() (several: DDP syncs gradients in the last micro-batch's backward,
-    # so every backward is the micro-batch's own); a shared prefix also needs one unpadded
-    # conversation per micro-batch and a cache (no gradient checkpointing)
-    share = (
-        r.shared_prefix and r.per_device_batch_size == 1 and not r.packing and not r.gradient_checkpointing
-    )
+    # so every backward is the micro-batch's own)
+    share = False
+    if r.shared_prefix:
+        why_not = prefix_unshareable(r, mp, inner)
+        if why_not:
+            say(f"shared_prefix off: {why_not}")
+        share = why_not is None
     model.train()
     order_cache: dict[int, list] = {}
     while step < total:
