@@ -9,7 +9,8 @@ conversations, model and machine. Prints tokens/s for each and the ratio.
 - train.sft: one conversation per micro-batch (no padding), the output head and the loss only at
   supervised (assistant) positions (``causal_lm_loss``), and the tokens all 8 conversations of a
   step start with (system prompt, start of the first user turn) run once per step
-  (``accumulate``, ``shared_prefix: true``). ``--each-lever`` also times it without that.
+  (``accumulate``, ``shared_prefix: true``), and a trained input embedding's gradient taken once
+  per step. ``--each-lever`` also times the loop with the levers added one at a time.
 Both do forward + backward + AdamW steps of 8 conversations, fp32, on the threads torch uses by
 default. Counted tokens are the real (unpadded) tokens, so the figures compare like for like.
 ``--compile`` adds a third loop: train.sft's on ``torch.compile(model, dynamic=True)``.
@@ -24,7 +25,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from train.sft import accumulate, shared_prefix_len
+from train.sft import accumulate, causal_lm_loss, shared_prefix_len
 from train.sft_data import build_examples, collate, dataset_file, load_conversations
 
 
@@ -58,7 +59,8 @@ def main() -> None:
     ap.add_argument(
         "--each-lever",
         action="store_true",
-        help="also time train.sft's loop without the shared prefix (what that lever alone gives)",
+        help="also time train.sft's loop lever by lever: one conversation per micro-batch with the "
+        "head at supervised positions, then the embedding gradient once per step",
     )
     a = ap.parse_args()
 
@@ -90,6 +92,15 @@ def main() -> None:
 
         return ours
 
+    def per_conversation(group) -> int:  # no padding, the head at supervised positions, nothing more
+        n_sup = sum(sum(x != -100 for x in e.labels[1:]) for e in group)
+        n_tok = 0
+        for e in group:
+            b = collate([[e]], pad, packed=False)
+            n_tok += b.pop("num_tokens")
+            causal_lm_loss(model, b, n_sup, supervised_head=True).backward()
+        return n_tok
+
     n_tokens = sum(len(e) for e in examples)
     n_sup = sum(sum(x != -100 for x in e.labels) for e in examples)
     print(
@@ -99,14 +110,17 @@ def main() -> None:
     plain_tps = run(model, groups, plain, a.steps)
     print(f"plain HF loop (batch {a.plain_batch}, padded, full logits): {plain_tps:7.1f} tokens/s")
     if a.each_lever:
-        alone_tps = run(model, groups, ours_on(model, share_prefix=False), a.steps)
-        print(f"train.sft loop without the shared prefix: {alone_tps:7.1f} tokens/s")
-        print(f"ratio: {alone_tps / plain_tps:.2f}x")
+        for label, loop in (
+            ("one conversation per micro-batch, head at supervised positions", per_conversation),
+            ("+ the input embedding's gradient once per step", ours_on(model, share_prefix=False)),
+        ):
+            tps = run(model, groups, loop, a.steps)
+            print(f"{label}: {tps:7.1f} tokens/s (ratio {tps / plain_tps:.2f}x)")
     prefix = shared_prefix_len([collate([[e]], pad, packed=False) for e in groups[0]])
     ours_tps = run(model, groups, ours_on(model), a.steps)
     print(
-        "train.sft loop (no padding, head at supervised positions, shared prefix "
-        f"of {prefix} tokens in the first step): {ours_tps:7.1f} tokens/s"
+        "train.sft loop (no padding, head at supervised positions, embedding gradient once per "
+        f"step, shared prefix of {prefix} tokens in the first step): {ours_tps:7.1f} tokens/s"
     )
     print(f"ratio: {ours_tps / plain_tps:.2f}x")
     if a.compile:
