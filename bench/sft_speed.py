@@ -25,8 +25,8 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from train.sft import accumulate, causal_lm_loss, shared_prefix_len
 from train.sft_data import build_examples, collate, dataset_file, load_conversations
+from train.sft_step import accumulate, causal_lm_loss, shared_prefix_len
 
 
 def run(model, groups, step_fn, steps: int) -> float:

@@ -65,7 +65,11 @@ def test_two_processes_train_like_one_on_the_same_global_batch(
     moved = 0
     base = load_file(tiny_base / "model.safetensors")
     for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], atol=2e-5, rtol=1e-4)
+        # the same arithmetic summed in other orders (the all-reduce; one process runs its step
+        # through accumulate(): shared prefix, embedding gradient once per step). Adam scales each
+        # element's step by its own gradient's size, so a near-zero element whose rounding
+        # differs moves by a visible fraction of the learning rate: 1e-4, not 2e-5
+        torch.testing.assert_close(wa[k], wb[k], atol=1e-4, rtol=1e-4)
         moved += k in base and not torch.equal(base[k], wa[k])
     assert moved > 0  # the weights trained: equal results are not two untouched copies
     # one checkpoint folder (save_total_limit 1), written once; no temp folders left by rank 1

@@ -125,14 +125,16 @@ def test_smollm2_recipe_keys() -> None:
     assert dagger.base_model == f"{r.output_dir}/model"  # continues from round one's model
     assert dagger.data_dagger and dagger.data_dagger_per_episode >= 1 and dagger.dataset_dir != r.dataset_dir
     rounds = [r, dagger] + [
-        load_recipe(REPO / f"train/configs/smollm2-135m-react-dagger-r{k}.yaml") for k in (2, 3)
+        load_recipe(REPO / f"train/configs/smollm2-135m-react-dagger-r{k}.yaml") for k in (2, 3, 4)
     ]
     for before, after in itertools.pairwise(rounds[1:]):
         assert after.base_model == f"{before.output_dir}/model"  # continues from the round before
-        # aggregates: the plays of the rounds before, then this round's
+        # aggregates: the plays of the rounds before (in order), then this round's
         plays = [before.data_dagger] if isinstance(before.data_dagger, str) else before.data_dagger
-        assert isinstance(after.data_dagger, list) and after.data_dagger[:-1] == plays
-        assert after.data_dagger[-1] not in plays
+        assert isinstance(after.data_dagger, list) and len(after.data_dagger) > len(plays)
+        new = [p for p in after.data_dagger if p not in plays]
+        assert [p for p in after.data_dagger if p in plays] == plays and new
+    assert rounds[-1].data_fill == "synthetic-fill"  # round four plays and fills the goal types train lacks
     assert len({x.dataset_dir for x in rounds}) == len({x.output_dir for x in rounds}) == len(rounds)
     assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
     with pytest.raises(RecipeError, match="supervised_head"):
@@ -146,8 +148,8 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
     """Same loss and same gradients as the plain HF loss, padded batches of two included."""
     import torch
 
-    from train.sft import causal_lm_loss
     from train.sft_model import load_model
+    from train.sft_step import causal_lm_loss
 
     exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:2]
     b = collate([[e] for e in exs], bpe.pad_token_id, packed=False)
@@ -197,8 +199,8 @@ def test_shared_prefix_step_equals_the_plain_loop(
     and LoRA included)."""
     import torch
 
-    from train.sft import accumulate, causal_lm_loss, shared_prefix_len, turn_weights
     from train.sft_model import load_model
+    from train.sft_step import accumulate, causal_lm_loss, shared_prefix_len, turn_weights
 
     exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:3]
     batches = []
@@ -256,8 +258,8 @@ def test_shared_prefix_is_off_where_it_would_change_the_gradients(
 ) -> None:
     """prefix_unshareable names the reason (dropout, autocast, padded or packed micro-batches,
     gradient checkpointing) and is None for the fp32 full fine-tune without dropout."""
-    from train.sft import prefix_unshareable
     from train.sft_model import load_model
+    from train.sft_step import prefix_unshareable
 
     def why(precision: str = "no", **kw: Any) -> str | None:
         r = tiny_recipe(smoke_data, tiny_base, tmp_path, **{"per_device_batch_size": 1, **kw})
@@ -277,7 +279,7 @@ def test_shared_prefix_len_stops_before_supervised_tokens() -> None:
     token short of the shortest row; one row, a padded batch or a short prefix share nothing."""
     import torch
 
-    from train.sft import shared_prefix_len
+    from train.sft_step import shared_prefix_len
 
     def b(ids: list[int], first_label: int) -> dict[str, Any]:
         labels = [IGNORE] * first_label + ids[first_label:]
@@ -297,7 +299,7 @@ def test_turn_head_weights() -> None:
     """The first tokens of each supervised run weigh ``head_weight``; runs restart after a gap."""
     import torch
 
-    from train.sft import turn_weights
+    from train.sft_step import turn_weights
 
     x = IGNORE
     labels = torch.tensor([[x, 5, 6, 7, 8, x, x, 9, 10, x, 11], [1, 2, x, 3, 4, 5, 6, 7, x, x, x]])
@@ -314,8 +316,8 @@ def test_weighted_loss_is_the_weighted_mean(
     import torch
     import torch.nn.functional as F
 
-    from train.sft import causal_lm_loss, turn_weights
     from train.sft_model import load_model
+    from train.sft_step import causal_lm_loss, turn_weights
 
     exs = build_examples(bpe, load_conversations(smoke_data / "react_train_sharegpt.json"), 300)[:2]
     b = collate([[e] for e in exs], bpe.pad_token_id, packed=False)
