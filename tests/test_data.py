@@ -108,6 +108,7 @@ def test_fill_adds_only_goal_object_types_the_split_lacks(tmp_path: Path) -> Non
     filled = [r for r in data if r.get("source") == f"fill:{pool.name}"]
     types = {e.id: e.world().spec.object_type for e in pool.games()}
     assert filled and len(filled) == manifest["fill"]["records"] == sum(manifest["fill"]["types"].values())
+    assert manifest["fill"]["games"] == [r["game_id"] for r in filled]
     assert all(types[r["game_id"]] not in known for r in filled)
     lacking = sum(t not in known for t in types.values())
     assert len(filled) == lacking  # the expert solves every synthetic game

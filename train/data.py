@@ -267,6 +267,8 @@ def add_fill(suite: Suite, out: Path, manifest: dict, fill: str, system: str | N
         "records": len(records),
         "known_types": len(known),
         "types": dict(sorted(types.items())),
+        # the games, for a DAgger play on them: jq -r '.fill.games[]' manifest.json > fill.txt
+        "games": [r["game_id"] for r in records],
     }
     return _append_train(out, manifest, records, "fill", info)
 
