@@ -267,7 +267,7 @@ def train_sft(
     # so every backward is the micro-batch's own)
     share = False
     if r.shared_prefix:
-        why_not = prefix_unshareable(r, mp, inner)
+        why_not = prefix_unshareable(r, mp, inner) if world == 1 else "several processes"
         if why_not:
             say(f"shared_prefix off: {why_not}")
         share = why_not is None
