@@ -215,8 +215,8 @@ def add_dagger(
             "suite": fill_suite.name,
             "episodes_played": len(on_fill),
             "won": sum(t.won for t in on_fill),
+            "records": len(found),
         }
-        fill_info["records"] = len(found)
         records += found
     info = {  # episodes of the split, then those of the fill suite; records of both
         "model": model,

@@ -136,9 +136,9 @@ class Recipe(BaseModel):
     """Run the tokens every conversation of an optimizer step starts with (the system prompt and
     the start of the first user turn: a quarter of a ReAct conversation here) once per step
     instead of once per conversation, and backward through them once with the summed gradient.
-    Same loss and gradients (``train.sft_step.accumulate``); one process, one unpadded conversation per
-    micro-batch, fp32, no dropout, full attention only (``train.sft_step.prefix_unshareable`` says
-    why not otherwise, in the log, and the step runs as before)."""
+    Same loss and gradients (``train.sft_step.accumulate``). Only with one process, one unpadded
+    conversation per micro-batch, fp32, no dropout and full attention; otherwise the log says why
+    not (``train.sft_step.prefix_unshareable``) and the step runs as before."""
     freeze_layers: int = 0
     """Full fine-tuning only: keep the input embeddings (and an output head tied to them) and the
     first N decoder layers fixed. Backward then stops at layer N, so each step does less work
