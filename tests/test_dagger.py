@@ -12,6 +12,7 @@ import re
 import pytest
 
 from harness.bench.suites import load_suite
+from harness.errors import HarnessError
 from harness.world.expert import solve, solve_from
 from harness.world.game import Game
 
@@ -360,6 +361,11 @@ def test_dagger_from_a_run_on_the_fill_suite_is_labelled_in_that_suite(alfworld_
     play_model(smoke, "random", syn_run, backend="random")
     assert played_suite(str(syn_run)) == played_suite(str(syn_run / "traces.jsonl")) == "synthetic-smoke"
     assert played_suite("smollm2-react:q8_0") is None
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "run.json").write_text("{")
+    with pytest.raises(HarnessError, match=r"run.json: damaged run record"):
+        played_suite(str(damaged))
 
     out = tmp_path / "without"
     info = add_dagger(suite, out, export(suite, out, test_fraction=0.2), [str(alf_run), str(syn_run)], 1)[

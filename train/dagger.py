@@ -374,8 +374,9 @@ def play_model(suite: Suite, model: str, out_dir: Path, backend: str = "auto") -
 
 def played_suite(model: str) -> str | None:
     """The suite a bench run folder (or its traces.jsonl) was played on, as its run.json records
-    it; None for a model name or a run without a readable run.json."""
-    import json
+    it; None for a model name or a run without run.json. A damaged run.json is a HarnessError."""
+    from harness._util.jsonfile import read_json
+    from harness.errors import HarnessError
 
     path = Path(model)
     if path.is_dir():
@@ -384,8 +385,7 @@ def played_suite(model: str) -> str | None:
         run_file = path.with_name("run.json")
     else:
         return None
-    try:
-        suite = json.loads(run_file.read_text(encoding="utf-8")).get("suite")
-    except (OSError, ValueError, AttributeError):
+    if not run_file.is_file():
         return None
+    suite = read_json(run_file, "run record", HarnessError, "rerun the bench into a new --out").get("suite")
     return suite if isinstance(suite, str) else None
