@@ -3,6 +3,7 @@
 
     write_reports(out_dir, traces, run_info)   # after a run, or to rebuild one
     compare_runs([dir_a, dir_b])               # markdown table with deltas per task type
+    compare_runs(["a-h1+a-h2", "b-h1+b-h2"])    # runs played in parts; paired McNemar test
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from pathlib import Path
 
 from harness._util.atomic import atomic_write_text
+from harness.bench.paired import paired_comparison
 from harness.bench.scoring import score
 from harness.bench.traces import EpisodeTrace, load_traces
 from harness.errors import HarnessError
@@ -87,14 +89,49 @@ def load_run_checked(run_dir: str | Path) -> tuple[list[EpisodeTrace], dict, int
     return found.traces, info, len(found.bad)
 
 
+def load_joined(spec: str | Path) -> tuple[str, list[EpisodeTrace], dict]:
+    """(name, traces, run.json) of a run given as one folder, or as the folders of one run
+    played in parts joined by ``+`` (``harness bench --games`` on two processes:
+    ``runs/a-h1+runs/a-h2``). Parts must share the model, suite and mode, and no game may be in
+    two of them; a folder whose own name holds ``+`` is read as one folder."""
+    if Path(spec).is_dir() or "+" not in str(spec):
+        parts = [Path(spec)]
+    else:
+        parts = [Path(x) for x in str(spec).split("+")]
+    traces: list[EpisodeTrace] = []
+    info: dict = {}
+    where: dict[str, Path] = {}
+    for i, part in enumerate(parts):
+        found, part_info = load_run(part)
+        for key in ("model", "suite", "mode") if i else ():
+            if part_info.get(key) != info.get(key):
+                raise HarnessError(
+                    f"{spec}: the parts of one run must share the {key}: {parts[0]} has "
+                    f"{info.get(key)!r}, {part} {part_info.get(key)!r}"
+                )
+        info = info if i else part_info
+        for t in found:
+            if t.game_id in where:
+                raise HarnessError(
+                    f"{spec}: game {t.game_id} is in both {where[t.game_id]} and {part}: "
+                    "the parts of one run must play different games"
+                )
+            where[t.game_id] = part
+        traces += found
+    return "+".join(p.name for p in parts), traces, info
+
+
 def compare_runs(run_dirs: list[str | Path]) -> str:
-    """A markdown comparison: success per task type for each run, with deltas vs the first."""
+    """A markdown comparison: success per task type for each run, with deltas vs the first, then
+    each run paired with the first over the games both played (games only one of them won,
+    the exact McNemar p, the success delta with a paired bootstrap 95 % interval). A run may
+    be given in parts (:func:`load_joined`)."""
     runs = []
     for d in run_dirs:
-        traces, info = load_run(d)
-        runs.append((Path(d).name, score(traces), info))
+        name, traces, info = load_joined(d)
+        runs.append((name, score(traces), info, traces))
     task_types: list[str] = []
-    for _, s, _ in runs:
+    for _, s, _, _ in runs:
         task_types += [t for t in s["by_task_type"] if t not in task_types]
 
     def table(rate: str, counts: bool, caption: str | None = None) -> Table:
@@ -108,13 +145,52 @@ def compare_runs(run_dirs: list[str | Path]) -> str:
 
         rows = []
         for t in [*task_types, "overall"]:
-            ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _ in runs]
+            ms = [s["overall"] if t == "overall" else s["by_task_type"].get(t) for _, s, _, _ in runs]
             rows.append([t, *(cell(m, ms[0]) for m in ms)])
-        return Table(["task type", *(name for name, _, _ in runs)], rows, caption=caption)
+        return Table(["task type", *(name for name, _, _, _ in runs)], rows, caption=caption)
 
     parts = ["# Comparison", "", table("success_rate", True).to_markdown(), ""]
     parts.append(table("progress_rate", False, caption="Progress rate:").to_markdown())
+    parts += ["", _paired_table(runs).to_markdown()]
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["compare_runs", "load_run", "metrics_table", "results_dict", "write_reports"]
+def _paired_table(runs: list[tuple[str, dict, dict, list[EpisodeTrace]]]) -> Table:
+    first, _, _, base = runs[0]
+    rows = []
+    for name, s, _, traces in runs:
+        o = s["overall"]
+        lo, hi = o.success_ci
+        row = [name, f"{100 * o.success_rate:.1f}% ({100 * lo:.0f}–{100 * hi:.0f}%)"]
+        if traces is base:
+            rows.append([*row, "–", "–", "–", "–", "–"])
+            continue
+        p = paired_comparison(base, traces)
+        d_lo, d_hi = p["delta_ci"]
+        rows.append(
+            [
+                *row,
+                str(p["pairs"]),
+                str(p["candidate_only"]),
+                str(p["baseline_only"]),
+                f"{100 * p['delta']:+.1f} pt [{100 * d_lo:+.0f}, {100 * d_hi:+.0f}]" if p["pairs"] else "–",
+                f"{p['p_value']:.3g}" if p["pairs"] else "–",
+            ]
+        )
+    return Table(
+        [
+            "run",
+            "success (95 % CI)",
+            "games paired",
+            "won here only",
+            "won by the first only",
+            "delta",
+            "McNemar p",
+        ],
+        rows,
+        align="lrrrrrr",
+        caption=f"Paired with {first}, over the games both played:",
+    )
+
+
+__all__ = ["compare_runs", "load_joined", "load_run", "metrics_table", "results_dict", "write_reports"]
