@@ -125,7 +125,7 @@ def test_smollm2_recipe_keys() -> None:
     assert dagger.base_model == f"{r.output_dir}/model"  # continues from round one's model
     assert dagger.data_dagger and dagger.data_dagger_per_episode >= 1 and dagger.dataset_dir != r.dataset_dir
     rounds = [r, dagger] + [
-        load_recipe(REPO / f"train/configs/smollm2-135m-react-dagger-r{k}.yaml") for k in (2, 3, 4)
+        load_recipe(REPO / f"train/configs/smollm2-135m-react-dagger-r{k}.yaml") for k in (2, 3, 4, 5)
     ]
     for before, after in itertools.pairwise(rounds[1:]):
         assert after.base_model == f"{before.output_dir}/model"  # continues from the round before
@@ -134,7 +134,8 @@ def test_smollm2_recipe_keys() -> None:
         assert isinstance(after.data_dagger, list) and len(after.data_dagger) > len(plays)
         new = [p for p in after.data_dagger if p not in plays]
         assert [p for p in after.data_dagger if p in plays] == plays and new
-    assert rounds[-1].data_fill == "synthetic-fill"  # round four plays and fills the goal types train lacks
+    # rounds four and five play and fill the goal types train lacks
+    assert rounds[-2].data_fill == rounds[-1].data_fill == "synthetic-fill"
     assert len({x.dataset_dir for x in rounds}) == len({x.output_dir for x in rounds}) == len(rounds)
     assert (REPO / "modelfiles" / f"{r.modelfile}.Modelfile").is_file()
     with pytest.raises(RecipeError, match="supervised_head"):
