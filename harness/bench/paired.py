@@ -39,6 +39,8 @@ def bootstrap_delta_ci(
 
 
 def pair_stats(pairs: list[tuple[int, int]], seed: int) -> dict[str, Any]:
+    """Counts, delta, its bootstrap interval and the McNemar p of (baseline won, candidate won)
+    pairs, one per game."""
     b = sum(1 for x, y in pairs if x and not y)  # baseline won, candidate lost
     c = sum(1 for x, y in pairs if y and not x)
     n = len(pairs)
