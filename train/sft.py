@@ -132,7 +132,7 @@ def train_sft(
 
     t_start = time.perf_counter()
     cuda = torch.cuda.is_available()
-    mp = mixed_precision(r, cuda)
+    mp, mp_why = mixed_precision(r, cuda)
     acc = Accelerator(mixed_precision=mp, cpu=not cuda)  # cpu=True also enables multi-process CPU (gloo)
     main = acc.is_main_process
     say = (log or logger.info) if main else (lambda s: None)
@@ -204,7 +204,7 @@ def train_sft(
         f"sft | base {r.base_model} | {'lora r=' + str(r.lora_r) if r.lora else 'full'} | "
         f"trainable {n_train / 1e6:.2f}M / {n_all / 1e6:.2f}M | train {len(train_ex)} conv | eval {len(eval_ex)} | "
         f"steps {total} ({steps_per_epoch}/epoch) | batch {r.per_device_batch_size}x{ga}x{world} | "
-        f"precision {mp} | device {acc.device}"
+        f"precision {mp} ({mp_why}) | device {acc.device}"
     )
     step, metrics = 0, {"eval_loss_before": None, "eval_loss": None, "train_loss": None}
     if ckpts and r.resume:

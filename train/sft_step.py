@@ -88,8 +88,9 @@ def prefix_unshareable(r: Recipe, precision: str, model: Any) -> str | None:
     """Why ``accumulate(share_prefix=True)`` would not give this run's loss and gradients (None:
     it does). It needs one unpadded conversation per micro-batch, a KV cache (no gradient
     checkpointing), full attention (a sliding window drops prefix keys), no dropout (the plain
-    loop draws a mask per conversation, the prefix one per step) and fp32 (under autocast the
-    summed key/value gradients would be rounded to half precision)."""
+    loop draws a mask per conversation, the prefix one per step) and fp32 or bf16 autocast
+    (the cached keys and values are fp32 leaves, so under bf16 the gradients the suffixes
+    send back are summed in fp32, as the plain loop's are in the weights; fp16 is not checked)."""
     import torch
 
     config = getattr(model, "config", None)
@@ -97,8 +98,8 @@ def prefix_unshareable(r: Recipe, precision: str, model: Any) -> str | None:
         return "needs per_device_batch_size: 1 and no packing"
     if r.gradient_checkpointing:
         return "gradient checkpointing runs without a KV cache"
-    if precision != "no":
-        return f"{precision} autocast (fp32 only)"
+    if precision not in ("no", "bf16"):
+        return f"{precision} autocast (fp32 or bf16 only)"
     if getattr(config, "use_sliding_window", False) or "sliding_attention" in (
         getattr(config, "layer_types", None) or []
     ):
@@ -176,7 +177,9 @@ def accumulate(
         key = _cache_api(model)
         out = model(**embedded(batches[0]["input_ids"][:, :n]), use_cache=True, logits_to_keep=1)
         states = [t for kv in getattr(out, key) for t in kv[:2]]  # keys, values of layer 0, 1, …
-        leaves = [t.detach().requires_grad_(t.requires_grad) for t in states]
+        # fp32 leaves: under bf16 autocast the states are partly bf16, and the gradients every
+        # suffix sends back are summed here; kept in fp32 they are rounded once, at the end
+        leaves = [t.detach().float().requires_grad_(t.requires_grad) for t in states]
     for batch in batches:
         ids = batch["input_ids"][:, n:]
         batch = {k: v for k, v in batch.items() if k != "input_ids"}
@@ -193,7 +196,7 @@ def accumulate(
     if n:  # the prefix's own backward, once, with what every suffix sent back
         sent = [(t, leaf.grad) for t, leaf in zip(states, leaves, strict=True) if leaf.grad is not None]
         if sent:  # none when every layer is frozen
-            torch.autograd.backward([t for t, _ in sent], [g for _, g in sent])
+            torch.autograd.backward([t for t, _ in sent], [g.to(t.dtype) for t, g in sent])
     got = [(ids, x.grad) for ids, x in looked_up if x.grad is not None]
     if got:
         ids = torch.cat([i.flatten() for i, _ in got])
