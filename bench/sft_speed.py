@@ -14,6 +14,9 @@ conversations, model and machine. Prints tokens/s for each and the ratio.
 Both do forward + backward + AdamW steps of 8 conversations, fp32, on the threads torch uses by
 default. Counted tokens are the real (unpadded) tokens, so the figures compare like for like.
 ``--compile`` adds a third loop: train.sft's on ``torch.compile(model, dynamic=True)``.
+``--bf16`` adds train.sft's loop under bf16 autocast (fp32 weights, bf16 matrix products: what
+``bf16: if_faster`` picks on a CPU where ``train.sft_model.cpu_bf16_pays`` says it pays; the
+verdict of that timing is printed too). The plain loop stays fp32, as a plain script's would.
 The base is any HF checkpoint, e.g. the one ``train.import_gguf`` makes from SmolLM2's GGUF.
 """
 
@@ -62,6 +65,11 @@ def main() -> None:
         help="also time train.sft's loop lever by lever: one conversation per micro-batch with the "
         "head at supervised positions, then the embedding gradient once per step",
     )
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time train.sft's loop under bf16 autocast (what bf16: if_faster picks where it pays)",
+    )
     a = ap.parse_args()
 
     tok = AutoTokenizer.from_pretrained(a.base)
@@ -82,12 +90,13 @@ def main() -> None:
             model(**b, use_cache=False).loss.backward()
         return n_tok
 
-    def ours_on(module, share_prefix: bool = True):
+    def ours_on(module, share_prefix: bool = True, bf16: bool = False):
         def ours(group) -> int:
             n_sup = sum(sum(x != -100 for x in e.labels[1:]) for e in group)
             batches = [collate([[e]], pad, packed=False) for e in group]
             n_tok = sum(b.pop("num_tokens") for b in batches)
-            accumulate(module, batches, n_sup, share_prefix=share_prefix)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                accumulate(module, batches, n_sup, share_prefix=share_prefix)
             return n_tok
 
         return ours
@@ -123,6 +132,16 @@ def main() -> None:
         f"step, shared prefix of {prefix} tokens in the first step): {ours_tps:7.1f} tokens/s"
     )
     print(f"ratio: {ours_tps / plain_tps:.2f}x")
+    if a.bf16:
+        from train.sft_model import cpu_bf16_pays
+
+        pays, timing = cpu_bf16_pays()
+        bf16_tps = run(model, groups, ours_on(model, bf16=True), a.steps)
+        print(f"train.sft loop under bf16 autocast: {bf16_tps:7.1f} tokens/s")
+        print(
+            f"ratio: {bf16_tps / plain_tps:.2f}x ({bf16_tps / ours_tps:.2f}x fp32); bf16: if_faster "
+            f"would {'take' if pays else 'not take'} it here ({timing})"
+        )
     if a.compile:
         compiled_tps = run(model, groups, ours_on(torch.compile(model, dynamic=True)), a.steps)
         print(f"train.sft loop on torch.compile (dynamic shapes): {compiled_tps:7.1f} tokens/s")

@@ -124,7 +124,7 @@ def bench(
     from harness.bench.suites import draw, load_suite, read_game_ids
     from harness.report import load_run, write_reports
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
     s = load_suite(suite or default_suite())
     if games_file:
         s = s.model_copy(update={"game_ids": read_game_ids(games_file)})

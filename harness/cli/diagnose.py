@@ -102,7 +102,7 @@ def diagnose(
     from harness.diagnose.run import diagnose as run
     from harness.serving.modelfile import load
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
     specs = host_specs(hosts, hosts_file)
     # the first host serves the Ollama stages' checks; with several, their episodes use them all
     host = specs[0].url if specs else None

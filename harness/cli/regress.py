@@ -106,7 +106,7 @@ def regress(
     from harness.regress.report import GatesFailed, failed, finish, load_gates
     from harness.regress.run import RegressPlan, resolve_levels, run_regress
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
     s = load_suite(suite or default_suite())
     lvls, base = resolve_levels(name, levels, baseline)
     if junit and not gates_file:  # a JUnit file with no test cases would pass any CI
