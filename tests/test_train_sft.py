@@ -440,8 +440,11 @@ def test_bf16_if_faster_times_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(sm, "cpu_bf16_pays", lambda v=verdict: (v, "one MLP block, fp32 2 ms, bf16 1 ms"))
         mp, why = sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": "if_faster"}), cuda=False)
         assert mp == want and why == "bf16: if_faster, one MLP block, fp32 2 ms, bf16 1 ms"
-    monkeypatch.setattr(sm, "cpu_bf16_pays", lambda: pytest.fail("auto must not time the CPU"))
+    monkeypatch.setattr(sm, "cpu_bf16_pays", lambda: pytest.fail("must not time the CPU"))
     assert sm.mixed_precision(recipe_from_dict({"base_model": "x"}), cuda=False) == ("no", "fp32")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # processes that timed apart could choose apart
+    mp, why = sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": "if_faster"}), cuda=False)
+    assert mp == "no" and "several processes" in why
     assert sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": True}), cuda=False)[0] == "bf16"
 
 

@@ -129,7 +129,8 @@ class Recipe(BaseModel):
     bf16: Bf16Choice = "auto"
     """``auto``: bf16 autocast on GPUs that have it, fp32 on CPU. ``if_faster``: also on a CPU,
     where a short timing shows bf16 matrix products faster than fp32 (``train.sft_model.cpu_bf16_pays``:
-    CPUs with bf16 instructions, AVX512-BF16 or AMX, may or may not be)."""
+    CPUs with bf16 instructions, AVX512-BF16 or AMX, may or may not be); fp32 when several
+    processes train (they would time apart)."""
     fp16: BoolOrAuto = "auto"
     supervised_head: bool = True
     """Run the output head and the loss only at supervised (assistant) positions instead of every

@@ -3,6 +3,7 @@ spot), LoRA / QLoRA / full fine-tuning setup."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,9 @@ def mixed_precision(r: Recipe, cuda: bool) -> tuple[str, str]:
         if cuda and torch.cuda.is_bf16_supported():
             return "bf16", "the GPU has bf16"
         if not cuda and r.bf16 == "if_faster":
+            if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # torchrun / accelerate launch
+                # each process would time its own share of the CPU and could choose apart
+                return "no", "bf16: if_faster, fp32 with several processes"
             pays, timing = cpu_bf16_pays()
             return ("bf16" if pays else "no"), f"bf16: if_faster, {timing}"
     if r.fp16 is True or (r.fp16 == "auto" and cuda):
