@@ -202,7 +202,6 @@ def test_shared_prefix_step_equals_the_plain_loop(
     once per step), and with their common prefix run once: the same summed loss and the same
     gradients as one forward and backward per conversation (weighted loss, frozen bottom layers,
     LoRA and bf16 autocast included; under bf16 to bf16's precision)."""
-
     import torch
 
     from train.sft_model import load_model
@@ -436,6 +435,19 @@ def test_bf16_if_faster_times_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     state = torch.random.get_rng_state()
     sm.cpu_bf16_pays(hidden=64, inner=128, rows=16, reps=1)
     assert torch.equal(state, torch.random.get_rng_state())  # training's seed stays as set
+    real = torch.autocast
+
+    def no_bf16(device: str, dtype: Any = None, enabled: bool = True) -> Any:
+        if enabled:
+            raise RuntimeError("no bf16 kernels here\nmore")
+        return real(device, dtype=dtype, enabled=False)
+
+    with monkeypatch.context() as m:  # a torch without CPU bf16 kernels: fp32, one line why
+        m.setattr(torch, "autocast", no_bf16)
+        assert sm.cpu_bf16_pays(hidden=64, inner=128, rows=16, reps=1) == (
+            False,
+            "bf16 failed on this CPU (no bf16 kernels here)",
+        )
     for verdict, want in ((True, "bf16"), (False, "no")):
         monkeypatch.setattr(sm, "cpu_bf16_pays", lambda v=verdict: (v, "one MLP block, fp32 2 ms, bf16 1 ms"))
         mp, why = sm.mixed_precision(recipe_from_dict({"base_model": "x", "bf16": "if_faster"}), cuda=False)

@@ -45,7 +45,11 @@ def cpu_bf16_pays(hidden: int = 576, inner: int = 1536, rows: int = 256, reps: i
             times.append(time.perf_counter() - t)
         return min(times[1:])
 
-    fp32, bf16 = best(False), best(True)
+    fp32 = best(False)
+    try:
+        bf16 = best(True)
+    except RuntimeError as e:  # a torch build without CPU bf16 kernels: fp32, and say why
+        return False, f"bf16 failed on this CPU ({str(e).splitlines()[0][:80]})"
     return bf16 < 0.8 * fp32, f"one MLP block, fp32 {fp32 * 1e3:.1f} ms, bf16 {bf16 * 1e3:.1f} ms"
 
 
