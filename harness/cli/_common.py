@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.world.game import Game
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def log_console() -> Console:
+    """The console a long command (bench, regress, diagnose) logs and draws its progress on:
+    stderr, with soft wrap, so a log line stays whole where stderr is a file (rich would cut it
+    at 80 columns there, splitting a long run path from the rest of its warning)."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
 
 
 def open_game(

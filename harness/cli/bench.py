@@ -117,14 +117,13 @@ def bench(
 
     Rerunning the same command into the same --out resumes an interrupted run.
     """
-    from rich.console import Console
-
     from harness.agent.fewshot import examples_for
     from harness.bench.runner import RunConfig
     from harness.bench.suites import draw, load_suite, read_game_ids
+    from harness.cli._common import log_console
     from harness.report import load_run, write_reports
 
-    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
+    console = log_console()
     s = load_suite(suite or default_suite())
     if games_file:
         s = s.model_copy(update={"game_ids": read_game_ids(games_file)})

@@ -94,15 +94,15 @@ def diagnose(
     harness diagnose my-qwen --stage merged=./merged --stage gguf=./my.q4_k_m.gguf \\
         --modelfile modelfiles/qwen2.5-react.Modelfile --gate
     """
-    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from harness.cli._common import log_console
     from harness.cli._hosts import host_specs
     from harness.diagnose.run import DiagnoseConfig, order_stages, parse_stage, stages_from_build
     from harness.diagnose.run import diagnose as run
     from harness.serving.modelfile import load
 
-    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
+    console = log_console()
     specs = host_specs(hosts, hosts_file)
     # the first host serves the Ollama stages' checks; with several, their episodes use them all
     host = specs[0].url if specs else None

@@ -94,19 +94,19 @@ def regress(
     Exit status: 0 when every gate passes, 3 when one fails, 1 on an error, 130 when interrupted
     (rerun the same command to resume).
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from harness._util.paths import slug
     from harness.backends.resolve import resolve_backend_name
     from harness.bench.pool import make_pool
     from harness.bench.suites import load_suite
+    from harness.cli._common import log_console
     from harness.cli._hosts import host_specs
     from harness.cli.bench import default_suite
     from harness.regress.report import GatesFailed, failed, finish, load_gates
     from harness.regress.run import RegressPlan, resolve_levels, run_regress
 
-    console = Console(stderr=True, soft_wrap=True)  # log lines whole, not cut at 80 columns in a log file
+    console = log_console()
     s = load_suite(suite or default_suite())
     lvls, base = resolve_levels(name, levels, baseline)
     if junit and not gates_file:  # a JUnit file with no test cases would pass any CI
