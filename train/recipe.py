@@ -11,6 +11,7 @@ the seed's LoRA settings.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,24 +38,22 @@ class RecipeError(HarnessError, ValueError):
     """A recipe file is unreadable, has an unknown key or a bad value."""
 
 
-def _bool_or_auto(v: Any) -> bool | str:
-    if isinstance(v, bool) or v == "auto":
-        return v
-    raise ValueError("Input should be true, false or auto")
+def _bool_or(*words: str) -> Callable[[Any], bool | str]:
+    """A validator taking true, false or one of ``words``, and naming them all when it refuses."""
+    allowed = ", ".join(("true", "false", *words)[:-1]) + f" or {words[-1]}"
+
+    def check(v: Any) -> bool | str:
+        if isinstance(v, bool) or v in words:
+            return v
+        raise ValueError(f"Input should be {allowed}")
+
+    return check
 
 
 Float = Annotated[float, WrapValidator(lambda v, handler: v if type(v) is int else handler(v))]
 """A number; an int stays an int (``num_epochs: 3`` dumps as 3: recipes hash into build caches)."""
-BoolOrAuto = Annotated[bool | Literal["auto"], PlainValidator(_bool_or_auto)]
-
-
-def _bf16_choice(v: Any) -> bool | str:
-    if isinstance(v, bool) or v in ("auto", "if_faster"):
-        return v
-    raise ValueError("Input should be true, false, auto or if_faster")
-
-
-Bf16Choice = Annotated[bool | Literal["auto", "if_faster"], PlainValidator(_bf16_choice)]
+BoolOrAuto = Annotated[bool | Literal["auto"], PlainValidator(_bool_or("auto"))]
+Bf16Choice = Annotated[bool | Literal["auto", "if_faster"], PlainValidator(_bool_or("auto", "if_faster"))]
 
 
 class Recipe(BaseModel):
