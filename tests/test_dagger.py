@@ -569,6 +569,88 @@ def test_slipped_records_do_nothing_and_are_left_out_of_the_loss(suite_name: str
     assert kinds == {"slip:repeat", "slip:phantom"}
 
 
+@pytest.mark.parametrize("suite_name", ["synthetic-eval", "alfworld-valid-seen"])
+def test_unnoted_records_recall_from_the_observation(suite_name: str, request) -> None:
+    """An unnoted record is the expert's conversation without its notes for later (nor the
+    "OK." after each), every other turn as it was, and its commands still win. The turns after
+    a left-out note are the expert's own from that state: where it next names the noted object
+    (a recall, or a find where it stands), the expert planning afresh from the commands played
+    so far (``solve_from``, which never saw the note) says the same thought first."""
+    from harness.world.expert import is_note
+    from train.dagger import unnoted_record
+    from train.data import expert_episode, to_sharegpt
+
+    if suite_name.startswith("alfworld"):
+        request.getfixturevalue("alfworld_root")
+    suite = load_suite(suite_name)
+    checked = 0
+    for entry in suite.games()[:80]:
+        plain = to_sharegpt(expert_episode(suite, entry))
+        conv = plain["conversations"]
+        notes = [i for i, t in enumerate(conv) if t["from"] == "gpt" and is_note(t["value"])]
+        rec = unnoted_record(plain)
+        if not notes:
+            assert rec is None
+            continue
+        assert rec["source"] == "unnoted" and not any(is_note(t["value"]) for t in rec["conversations"])
+        assert rec["conversations"] == [
+            t for i, t in enumerate(conv) if i not in notes and i - 1 not in notes
+        ]
+        game = suite.game(entry)
+        game.reset()
+        turns = rec["conversations"]
+        commands = [t["value"] for t in turns if t["from"] == "gpt" and not t["value"].startswith("think:")]
+        for c in commands:
+            assert expert_step(game, c), c
+        assert game.won
+        word, num = re.match(r"think: I also see an? (\S+) \((\d+)\)", conv[notes[0]]["value"]).groups()
+        at = notes[0]  # the note's place in the unnoted record: the turn that followed it
+        named = next(
+            (
+                i
+                for i in range(at, len(turns))
+                if f"a {word} ({num})" in turns[i]["value"] and turns[i]["from"] == "gpt"
+            ),
+            None,
+        )
+        if named is None:
+            continue  # another object of that kind served (a second lamp, say)
+        played = [
+            t["value"] for t in turns[:named] if t["from"] == "gpt" and not t["value"].startswith("think:")
+        ]
+        first = next(s for s in solve_from(entry.world(), played) if s.is_thought and "(" in s.text)
+        assert first.text == turns[named]["value"]
+        checked += 1
+    assert checked >= 2
+
+
+def test_unnoted_record_moves_the_slips_turns_down() -> None:
+    """A left-out note before a slip moves the slip's ``unsupervised`` assistant indices down
+    by one; those before it stay."""
+    from train.dagger import unnoted_record
+
+    def gpt(v):
+        return {"from": "gpt", "value": v}
+
+    ok = {"from": "human", "value": "OK."}
+    note = "think: I also see a knife (2) in/on diningtable 1, for later."
+    conv = [{"from": "human", "value": "task"}, gpt("go to shelf 1"), ok, gpt(note), ok]
+    conv += [
+        gpt("go to shelf 1"),
+        {"from": "human", "value": "Nothing happens."},
+        gpt("take knife 1 from shelf 1"),
+    ]
+    rec = {"conversations": conv, "unsupervised": [0, 2], "source": "slip:repeat"}
+    out = unnoted_record(rec)
+    assert out["unsupervised"] == [0, 1] and out["source"] == "slip:repeat+unnoted"
+    assert [t["value"] for t in out["conversations"] if t["from"] == "gpt"] == [
+        "go to shelf 1",
+        "go to shelf 1",
+        "take knife 1 from shelf 1",
+    ]
+    assert rec["unsupervised"] == [0, 2] and len(rec["conversations"]) == 8  # the input is not changed
+
+
 def test_build_data_step_adds_the_recipes_slips(tmp_path, monkeypatch) -> None:
     """``data_slips`` in a recipe makes the build's data step give that share of the train
     conversations one slip (and is in its inputs, so a changed value redoes the data)."""
@@ -582,6 +664,24 @@ def test_build_data_step_adds_the_recipes_slips(tmp_path, monkeypatch) -> None:
     manifest, second = _build_data_step(tmp_path, monkeypatch, "data_slips: 1.0\n")
     assert second != first
     assert manifest["slips"]["records"] > len(slipped)
+
+
+def test_build_data_step_leaves_the_recipes_notes_out(tmp_path, monkeypatch) -> None:
+    """``data_unnoted`` in a recipe makes the build's data step leave the notes for later out of
+    that share of the train conversations with one (slipped ones too), and is in its inputs."""
+    import json
+
+    from harness.world.expert import is_note
+
+    manifest, first = _build_data_step(tmp_path, monkeypatch, "data_slips: 1.0\ndata_unnoted: 1.0\n")
+    data = json.loads((tmp_path / "data" / "react_train_sharegpt.json").read_text())
+    info = manifest["unnoted"]
+    assert 0 < info["records"] == info["with_notes"] == sum("unnoted" in r.get("source", "") for r in data)
+    assert any(r["source"].startswith("slip:") and r["source"].endswith("+unnoted") for r in data)
+    assert not any(is_note(t["value"]) for r in data for t in r["conversations"])
+    manifest, second = _build_data_step(tmp_path, monkeypatch, "data_slips: 1.0\ndata_unnoted: 0.5\n")
+    assert second != first and manifest["unnoted"]["fraction"] == 0.5
+    assert manifest["unnoted"]["records"] <= manifest["unnoted"]["with_notes"] == info["with_notes"]
 
 
 def test_cli_gives_train_conversations_slips(tmp_path) -> None:
@@ -600,6 +700,14 @@ def test_cli_gives_train_conversations_slips(tmp_path) -> None:
     assert f"slips: {manifest['slips']['records']} train conversations given one" in res.output
     bad = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--slips", "1.5"])
     assert bad.exit_code == 2 and "1.5" in bad.output
+    res = CliRunner().invoke(command, ["--suite", "synthetic-smoke", "--out", str(out), "--unnoted", "1"])
+    assert res.exit_code == 0, res.output
+    d = json.loads((out / "manifest.json").read_text())["unnoted"]
+    assert (
+        f"unnoted: notes left out of {d['records']} of the {d['with_notes']} train conversations"
+        in res.output
+    )
+    assert d["records"] == d["with_notes"] > 0
 
 
 def test_build_data_step_is_redone_when_the_expert_changes(tmp_path, monkeypatch) -> None:

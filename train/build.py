@@ -95,11 +95,13 @@ def _data_code_hash() -> str:
     import harness.world
     import train.dagger
     import train.data
+    import train.data_edit
 
     h = hashlib.sha256()
     world = Path(harness.world.__file__).parent
     files = sorted(f for f in world.iterdir() if f.suffix in (".py", ".json"))
-    for f in files + [Path(m.__file__) for m in (harness.agent.protocol, train.dagger, train.data)]:
+    code = (harness.agent.protocol, train.dagger, train.data, train.data_edit)
+    for f in files + [Path(m.__file__) for m in code]:
         h.update(f.name.encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()
@@ -214,7 +216,8 @@ class Builder:
 
     def _train(self) -> Path:
         from harness.bench.suites import load_suite
-        from train.data import add_dagger, add_fill, add_recoveries, add_slips, export
+        from train.data import add_dagger, add_fill, export
+        from train.data_edit import add_recoveries, add_slips, add_unnoted
         from train.recipe import load_recipe
 
         p = self.plan
@@ -233,6 +236,8 @@ class Builder:
                 manifest = add_fill(s, data_dir, manifest, recipe.data_fill)
             if recipe.data_slips:
                 manifest = add_slips(s, data_dir, manifest, recipe.data_slips)
+            if recipe.data_unnoted:
+                manifest = add_unnoted(data_dir, manifest, recipe.data_unnoted)
             if recipe.data_recoveries:
                 manifest = add_recoveries(s, data_dir, manifest, recipe.data_recoveries)
             if recipe.data_dagger:
@@ -255,6 +260,8 @@ class Builder:
             spec["fill"] = recipe.data_fill
         if recipe.data_slips:
             spec["slips"] = recipe.data_slips
+        if recipe.data_unnoted:
+            spec["unnoted"] = recipe.data_unnoted
         if recipe.data_recoveries:
             spec["recoveries"] = recipe.data_recoveries
         if recipe.data_dagger:
@@ -274,6 +281,7 @@ class Builder:
         data_keys = (
             "data_recoveries",
             "data_slips",
+            "data_unnoted",
             "data_dagger",
             "data_dagger_per_episode",
             "data_fill",

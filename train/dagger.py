@@ -36,6 +36,15 @@ so a slipped conversation teaches all the original does plus what to do after "N
   ``take X n from R`` (``use X n`` for a lamp), which does nothing.
 
     harness data --suite alfworld-train --out data/slips --slips 0.5
+
+Unnoted conversations (``unnoted_record``) are the expert's with its notes for later left out
+("I also see a knife (2) in/on diningtable 1, for later."), the state SmolLM2 is in whenever it
+skips one: in the valid_seen games the one-epoch build lost, it wrote no note in any (30 of 30),
+and it never recalled the lamp or second object it had seen. The expert's later turns stay right
+from there (it recalls what observations showed, not what it noted), so they teach the recall
+from the observation itself.
+
+    harness data --suite alfworld-train --out data/unnoted --unnoted 0.5
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ from typing import Any
 from harness.agent.protocol import SYSTEM_PROMPT, build_messages, parse_reply
 from harness.bench.suites import Suite
 from harness.bench.traces import EpisodeTrace
-from harness.world.expert import ExpertFailed, claims_object, search_list, solve, solve_from
+from harness.world.expert import ExpertFailed, claims_object, is_note, search_list, solve, solve_from
 from harness.world.game import NOTHING
 
 log = logging.getLogger(__name__)
@@ -62,6 +71,7 @@ __all__ = [
     "played_suite",
     "recovery_records",
     "slipped_record",
+    "unnoted_record",
 ]
 
 RECOVERY_KINDS = ("skip", "detour")
@@ -301,6 +311,25 @@ def slipped_record(
     rec = _record(msgs, entry.id, entry.task_type, 0, f"slip:{kind}")
     rec["unsupervised"] = list(range(k + 1, k + 1 + len(turns)))
     return rec
+
+
+def unnoted_record(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """``rec`` (an expert's conversation, slipped or not) with every note for later and the
+    ``OK.`` after it left out, or None when it has none. The turns after a note are the
+    expert's from the state without it too: the expert recalls an object from the observation
+    that showed it, whether or not it noted it. ``unsupervised`` indices after a dropped note
+    move down with it; ``source`` gains ``+unnoted``."""
+    conv = rec["conversations"]
+    notes = [i for i, t in enumerate(conv) if t["from"] == "gpt" and is_note(t["value"])]
+    if not notes:
+        return None
+    drop = {i for n in notes for i in (n, n + 1)}  # the note and the human "OK." after it
+    gone = [sum(1 for t in conv[:i] if t["from"] == "gpt") for i in notes]  # assistant indices
+    out = {**rec, "conversations": [t for i, t in enumerate(conv) if i not in drop]}
+    if "unsupervised" in rec:
+        out["unsupervised"] = [j - sum(g < j for g in gone) for j in rec["unsupervised"]]
+    out["source"] = f"{rec['source']}+unnoted" if rec.get("source") else "unnoted"
+    return out
 
 
 def _slip_places(steps: list) -> dict[str, list[tuple[int, str, bool]]]:

@@ -23,6 +23,7 @@ import click
 from harness.agent.protocol import SYSTEM_PROMPT, build_messages
 from harness.bench.suites import Suite
 from harness.world.expert import ExpertFailed, solve
+from train.data_edit import add_recoveries, add_slips, add_unnoted, append_train
 
 FORMAT_VERSION = 1
 
@@ -232,7 +233,7 @@ def add_dagger(
             "other_split": sum(t.game_id not in known for t in played),  # never train on valid games
         },
     }
-    return _append_train(out, manifest, records, "dagger", info)
+    return append_train(out, manifest, records, "dagger", info)
 
 
 def add_fill(suite: Suite, out: Path, manifest: dict, fill: str, system: str | None = SYSTEM_PROMPT) -> dict:
@@ -270,76 +271,16 @@ def add_fill(suite: Suite, out: Path, manifest: dict, fill: str, system: str | N
         # the games, for a DAgger play on them: jq -r '.fill.games[]' manifest.json > fill.txt
         "games": [r["game_id"] for r in records],
     }
-    return _append_train(out, manifest, records, "fill", info)
+    return append_train(out, manifest, records, "fill", info)
 
 
 def _type_name(object_type: str | None) -> str:
     return (object_type or "none").removesuffix("type")
 
 
-def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, seed: int = 0) -> dict:
-    """Append ``per_game`` recovery records per train game (``train.dagger.recovery_records``:
-    the expert knocked off course once, its way back supervised) to ``react_train_sharegpt.json``;
-    returns the updated manifest (also written)."""
-    from collections import Counter
-
-    from train.dagger import recovery_records
-
-    train_games = set(manifest["train_games"])
-    records = recovery_records(suite, per_game=per_game, seed=seed, games=train_games)
-    kinds = Counter(r["source"].split(":", 1)[1] for r in records)
-    info = {"per_game": per_game, "seed": seed, "records": len(records), "kinds": dict(sorted(kinds.items()))}
-    return _append_train(out, manifest, records, "recoveries", info)
-
-
-def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: int = 0) -> dict:
-    """Give a seeded ``fraction`` of the train conversations in ``react_train_sharegpt.json`` one
-    no-op slip each (``train.dagger.slipped_record``: masked from the loss, the rest of the
-    conversation unchanged); returns the updated manifest (also written). Only ``train.sft``
-    leaves the slip out of the loss: LLaMA-Factory ignores ``unsupervised`` (as it ignores
-    DAgger's ``supervise_from``) and would train on it. The Alpaca files keep the plain
-    conversations: that format cannot leave a turn out of the loss."""
-    from collections import Counter
-
-    from train.dagger import slipped_record
-
-    path = out / "react_train_sharegpt.json"
-    data = json.loads(path.read_text())
-    entries = {e.id: e for e in suite.games()}
-    rng = random.Random(seed)
-    kinds: Counter[str] = Counter()
-    for i, rec in enumerate(data):
-        entry = entries.get(rec.get("game_id", ""))
-        if entry is None or "source" in rec or rng.random() >= fraction:
-            continue  # only the expert's own conversations
-        slipped = slipped_record(suite, entry, rng, system=rec.get("system") or None)
-        if slipped is not None:
-            data[i] = slipped
-            kinds[slipped["source"].split(":", 1)[1]] += 1
-    info = {
-        "fraction": fraction,
-        "seed": seed,
-        "records": sum(kinds.values()),
-        "kinds": dict(sorted(kinds.items())),
-    }
-    return _write_train(out, manifest, data, "slips", info)
-
-
-def _append_train(out: Path, manifest: dict, records: list[dict], key: str, info: dict) -> dict:
-    data = json.loads((out / "react_train_sharegpt.json").read_text()) + records
-    return _write_train(out, manifest, data, key, info)
-
-
-def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: dict) -> dict:
-    """Write ``data`` as ``react_train_sharegpt.json`` and the manifest with ``info`` under ``key``."""
-    from harness._util.atomic import atomic_write_text
-
-    path = out / "react_train_sharegpt.json"
-    sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
-    manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
-    manifest[key] = info
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2))
-    return manifest
+def _fraction_option(flag: str, help: str):
+    """A ``--flag F`` option: the share (0 to 1, default 0: off) of the train conversations it changes."""
+    return click.option(flag, default=0.0, show_default=True, type=click.FloatRange(0, 1), help=help)
 
 
 @click.command("data")
@@ -354,7 +295,7 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
     "--seed",
     default=0,
     show_default=True,
-    help="Seed of the train/test split (and of the --recoveries and --slips slips).",
+    help="Seed of the train/test split (and of the --recoveries, --slips and --unnoted draws).",
 )
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Only the first K games of the suite."
@@ -391,14 +332,17 @@ def _write_train(out: Path, manifest: dict, data: list[dict], key: str, info: di
     help="Also add K recovery conversations per train game: the expert knocked off course once "
     "(a skipped or a wrong command), its way back supervised (train.dagger).",
 )
-@click.option(
+@_fraction_option(
     "--slips",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Give this fraction of the train conversations one command that does nothing (a repeated "
+    "Give this fraction of the train conversations one command that does nothing (a repeated "
     "'go to', a phantom 'take'), left out of train.sft's loss; the expert goes on as planned "
     "(train.dagger).",
+)
+@_fraction_option(
+    "--unnoted",
+    "Leave the expert's notes for later ('I also see a knife (2) in/on diningtable 1, for "
+    "later.') out of this fraction of the train conversations that have one: its recall from "
+    "the observation after is what a model that skipped the note needs (train.dagger).",
 )
 def command(
     suite: str | None,
@@ -413,6 +357,7 @@ def command(
     fill: str | None,
     recoveries: int,
     slips: float,
+    unnoted: float,
 ) -> None:
     """Write react_{train,test}_{alpaca,sharegpt}.json + dataset_info.json into --out.
 
@@ -464,6 +409,12 @@ def command(
         d = manifest["slips"]
         kinds = ", ".join(f"{v} {k}" for k, v in d["kinds"].items())
         click.echo(f"slips: {d['records']} train conversations given one ({kinds})")
+    if unnoted:
+        manifest = add_unnoted(Path(out_dir), manifest, unnoted, seed)
+        d = manifest["unnoted"]
+        click.echo(
+            f"unnoted: notes left out of {d['records']} of the {d['with_notes']} train conversations with one"
+        )
     if recoveries:
         manifest = add_recoveries(s, Path(out_dir), manifest, recoveries, seed)
         d = manifest["recoveries"]

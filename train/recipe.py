@@ -72,6 +72,10 @@ class Recipe(BaseModel):
     data_slips: float = Field(default=0.0, ge=0.0, le=1.0)
     """Fraction of the training conversations that ``harness build``'s data step gives one no-op
     slip, left out of the loss (``harness data --slips``: a repeated ``go to``, a phantom ``take``)."""
+    data_unnoted: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Fraction of the expert's training conversations with a note for later ("I also see a X (n)
+    in/on R, for later.") that ``harness build``'s data step leaves it out of (``harness data
+    --unnoted``): the expert's recall from the observation is what a model that skipped it needs."""
     data_fill: str | None = None
     """A suite (e.g. ``synthetic-fill``) whose expert conversations on goal object types the data
     suite's split never asks for ``harness build``'s data step adds (``harness data --fill``)."""

@@ -59,6 +59,16 @@ def claims_object(thought: str) -> bool:
     return _CLAIM_RE.match(thought) is not None
 
 
+# The thought of :meth:`_Planner._note_for_later` ("I also see a X (n) in/on R, for later."), whoever
+# wrote it.
+_NOTE_RE = re.compile(r"think: I also see an? .+, for later\.$")
+
+
+def is_note(thought: str) -> bool:
+    """``thought`` notes an object the plan needs later (a lamp, a second object)."""
+    return _NOTE_RE.match(thought) is not None
+
+
 class ExpertFailed(RuntimeError):
     """The planner could not solve the game (it is unsolvable with what is there)."""
 
