@@ -567,6 +567,46 @@ def test_resume_continues_and_crash_leaves_no_output(
         train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), resume=False)
 
 
+def test_resumed_if_faster_run_keeps_its_precision(
+    smoke_data: Path,
+    tiny_base: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    """A ``bf16: if_faster`` run resumes in the precision it began in, whatever the CPU's timing
+    says then (a busier machine could time the other way and train one run in two precisions)."""
+    from accelerate.state import AcceleratorState
+
+    import train.sft_model as sm
+    from train.sft import train_sft
+
+    # accelerate keeps one process-wide state, and the other tests' runs set it to fp32
+    AcceleratorState._reset_state(reset_partial_state=True)
+    request.addfinalizer(lambda: AcceleratorState._reset_state(reset_partial_state=True))
+    kw = {"max_steps": 2, "save_steps": 1, "save_total_limit": 1, "eval_dataset": None, "bf16": "if_faster"}
+    monkeypatch.setattr(sm, "cpu_bf16_pays", lambda: (True, "one MLP block, fp32 2 ms, bf16 1 ms"))
+
+    first: list[str] = []
+
+    def crash_at_step_2(line: str) -> None:
+        first.append(line)
+        if line.startswith("step 00002"):
+            raise Crash(line)
+
+    run = tmp_path / "run"
+    with pytest.raises(Crash):
+        train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), log=crash_at_step_2)
+    assert any("precision bf16 (bf16: if_faster, one MLP block" in ln for ln in first)
+    assert json.loads((run / "checkpoint-1" / "state.json").read_text())["precision"] == "bf16"
+
+    monkeypatch.setattr(sm, "cpu_bf16_pays", lambda: pytest.fail("a resumed run must not time the CPU again"))
+    lines: list[str] = []
+    train_sft(tiny_recipe(smoke_data, tiny_base, run, **kw), log=lines.append)
+    assert any("precision bf16 (bf16: if_faster, as the run began (checkpoint-1))" in ln for ln in lines)
+    assert [ln[:10] for ln in lines if ln.startswith("step ")] == ["step 00002"]
+
+
 def test_crash_while_writing_adapter_leaves_nothing(
     smoke_data: Path, tiny_base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,6 +85,23 @@ def _checkpoints(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def _resumed_precision(r: Recipe, ckpts: list[tuple[int, Path]]) -> tuple[str, str] | None:
+    """The precision a resumed ``bf16: if_faster`` run started in, from its last checkpoint (None:
+    not resuming, another bf16 setting, or a checkpoint that does not say). Timing the CPU again
+    on resume could pick the other precision on a busier machine, and one run would then train in
+    two; the recipe's explicit settings are still obeyed as they are."""
+    if not (ckpts and r.resume and r.bf16 == "if_faster"):
+        return None
+    step, ck = ckpts[-1]
+    try:
+        mp = json.loads((ck / "state.json").read_text()).get("precision")
+    except (OSError, ValueError):
+        return None
+    if mp not in ("bf16", "no"):
+        return None
+    return mp, f"bf16: if_faster, as the run began (checkpoint-{step})"
+
+
 def _trainable(model: Any) -> dict[str, Any]:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
@@ -132,10 +149,6 @@ def train_sft(
 
     t_start = time.perf_counter()
     cuda = torch.cuda.is_available()
-    mp, mp_why = mixed_precision(r, cuda)
-    acc = Accelerator(mixed_precision=mp, cpu=not cuda)  # cpu=True also enables multi-process CPU (gloo)
-    main = acc.is_main_process
-    say = (log or logger.info) if main else (lambda s: None)
     out = Path(r.output_dir).expanduser().resolve()
     r.dataset_dir = str(Path(r.dataset_dir).expanduser().resolve())
     r.output_dir = str(out)
@@ -145,6 +158,10 @@ def train_sft(
         raise SFTError(
             f"{out} already has {ckpts[-1][1].name}; resume (resume: auto) or pick a new output_dir"
         )
+    mp, mp_why = _resumed_precision(r, ckpts) or mixed_precision(r, cuda)
+    acc = Accelerator(mixed_precision=mp, cpu=not cuda)  # cpu=True also enables multi-process CPU (gloo)
+    main = acc.is_main_process
+    say = (log or logger.info) if main else (lambda s: None)
 
     files = {"train": dataset_file(r.dataset_dir, r.dataset)}
     if r.eval_dataset:
@@ -251,7 +268,13 @@ def train_sft(
                 save_file(_trainable(inner), str(tmp / "trainable.safetensors"))
                 torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
                 torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-                state = {"step": step, "total_steps": total, "metrics": metrics, "recipe": r.to_dict()}
+                state = {
+                    "step": step,
+                    "total_steps": total,
+                    "metrics": metrics,
+                    "recipe": r.to_dict(),
+                    "precision": mp,
+                }
                 atomic_write_text(tmp / "state.json", json.dumps(state, indent=2))
 
             atomic_dir(out / f"checkpoint-{step}", fill)
