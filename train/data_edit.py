@@ -11,7 +11,9 @@ from pathlib import Path
 
 from harness.bench.suites import Suite
 
-__all__ = ["add_recoveries", "add_slips", "add_unnoted", "append_train", "write_train"]
+__all__ = ["add_recoveries", "add_slips", "add_unnoted", "append_train", "read_train", "write_train"]
+
+TRAIN_FILE = "react_train_sharegpt.json"
 
 
 def add_recoveries(suite: Suite, out: Path, manifest: dict, per_game: int = 1, seed: int = 0) -> dict:
@@ -40,8 +42,7 @@ def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: in
 
     from train.dagger import slipped_record
 
-    path = out / "react_train_sharegpt.json"
-    data = json.loads(path.read_text())
+    data = read_train(out)
     entries = {e.id: e for e in suite.games()}
     rng = random.Random(seed)
     kinds: Counter[str] = Counter()
@@ -69,8 +70,7 @@ def add_unnoted(out: Path, manifest: dict, fraction: float, seed: int = 0) -> di
     updated manifest (also written). The Alpaca files keep the plain conversations."""
     from train.dagger import unnoted_record
 
-    path = out / "react_train_sharegpt.json"
-    data = json.loads(path.read_text())
+    data = read_train(out)
     rng = random.Random(f"unnoted:{seed}")  # its own stream: the slips' draws stay as they were
     noted = changed = 0
     for i, rec in enumerate(data):
@@ -89,15 +89,20 @@ def add_unnoted(out: Path, manifest: dict, fraction: float, seed: int = 0) -> di
 
 def append_train(out: Path, manifest: dict, records: list[dict], key: str, info: dict) -> dict:
     """Append ``records`` to ``react_train_sharegpt.json`` (see :func:`write_train`)."""
-    data = json.loads((out / "react_train_sharegpt.json").read_text()) + records
+    data = read_train(out) + records
     return write_train(out, manifest, data, key, info)
+
+
+def read_train(out: Path) -> list[dict]:
+    """The conversations of ``out``'s ``react_train_sharegpt.json``."""
+    return json.loads((out / TRAIN_FILE).read_text())
 
 
 def write_train(out: Path, manifest: dict, data: list[dict], key: str, info: dict) -> dict:
     """Write ``data`` as ``react_train_sharegpt.json`` and the manifest with ``info`` under ``key``."""
     from harness._util.atomic import atomic_write_text
 
-    path = out / "react_train_sharegpt.json"
+    path = out / TRAIN_FILE
     sha = atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=1))
     manifest["files"][path.name] = {"sha256": sha, "episodes": len(data)}
     manifest[key] = info
