@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -682,6 +683,62 @@ def test_build_data_step_leaves_the_recipes_notes_out(tmp_path, monkeypatch) -> 
     manifest, second = _build_data_step(tmp_path, monkeypatch, "data_slips: 1.0\ndata_unnoted: 0.5\n")
     assert second != first and manifest["unnoted"]["fraction"] == 0.5
     assert manifest["unnoted"]["records"] <= manifest["unnoted"]["with_notes"] == info["with_notes"]
+
+
+def test_unnoted_for_gives_a_task_type_its_own_fraction(tmp_path, monkeypatch) -> None:
+    """A per-type fraction (``data_unnoted_for``) overrides ``data_unnoted`` for its task type
+    only: at 1 every look record with a note loses it, at 0 no pick-two record does, and the other
+    type's records are left out exactly as under ``data_unnoted`` alone (one draw per noted
+    record, whatever its type). The build's data step passes it on and counts it in its inputs."""
+    import json
+
+    from harness.world.expert import is_note
+    from train.data import export
+    from train.data_edit import add_unnoted
+
+    def unnoted(out: Path, **kw) -> tuple[dict, dict[str, set[int]], list[dict]]:
+        manifest = add_unnoted(out, export(load_suite("synthetic-eval"), out), 0.5, **kw)
+        data = json.loads((out / "react_train_sharegpt.json").read_text())
+        by_type: dict[str, set[int]] = {}
+        for i, r in enumerate(data):
+            if "unnoted" in r.get("source", ""):
+                by_type.setdefault(r["task_type"], set()).add(i)
+        return manifest["unnoted"], by_type, data
+
+    look, two = "look_at_obj_in_light", "pick_two_obj_and_place"  # the types whose expert notes
+    _, plain, _ = unnoted(tmp_path / "plain")
+    info, per, data = unnoted(tmp_path / "look", per_type={look: 1.0})
+    assert info["per_type"] == {look: 1.0}
+    assert info["records_by_type"] == {t: len(v) for t, v in sorted(per.items())}
+    looks = [r for r in data if r["task_type"] == look]
+    assert looks and not any(is_note(t["value"]) for r in looks for t in r["conversations"])
+    assert len(per[look]) > len(plain[look])
+    assert per[two] == plain[two]  # the other type's records: left out exactly as before
+    info, per, _ = unnoted(tmp_path / "two", per_type={two: 0})
+    assert two not in per and per[look] == plain[look] and info["records_by_type"] == {look: len(plain[look])}
+
+    _, first = _build_data_step(tmp_path, monkeypatch, "data_unnoted: 0.5\n")
+    manifest, second = _build_data_step(
+        tmp_path, monkeypatch, "data_unnoted: 0.5\ndata_unnoted_for: {look_at_obj_in_light: 1.0}\n"
+    )
+    assert second != first and manifest["unnoted"]["per_type"] == {"look_at_obj_in_light": 1.0}
+
+
+def test_unnoted_for_refuses_an_unknown_task_type(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from train.data import command
+    from train.recipe import RecipeError, load_recipe
+
+    f = tmp_path / "r.yaml"
+    f.write_text("base_model: tiny:llama\ndata_unnoted_for: {look_at_obj: 1.0}\n")
+    with pytest.raises(RecipeError, match="unknown task type 'look_at_obj'"):
+        load_recipe(f)
+    for bad in ("look_at_obj=1", "look_at_obj_in_light", "look_at_obj_in_light=x", "look_at_obj_in_light=2"):
+        res = CliRunner().invoke(
+            command, ["--suite", "synthetic-smoke", "--out", str(tmp_path / "d"), "--unnoted-for", bad]
+        )
+        assert res.exit_code == 2 and bad in res.output
 
 
 def test_cli_gives_train_conversations_slips(tmp_path) -> None:

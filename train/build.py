@@ -236,8 +236,10 @@ class Builder:
                 manifest = add_fill(s, data_dir, manifest, recipe.data_fill)
             if recipe.data_slips:
                 manifest = add_slips(s, data_dir, manifest, recipe.data_slips)
-            if recipe.data_unnoted:
-                manifest = add_unnoted(data_dir, manifest, recipe.data_unnoted)
+            if recipe.data_unnoted or recipe.data_unnoted_for:
+                manifest = add_unnoted(
+                    data_dir, manifest, recipe.data_unnoted, per_type=recipe.data_unnoted_for
+                )
             if recipe.data_recoveries:
                 manifest = add_recoveries(s, data_dir, manifest, recipe.data_recoveries)
             if recipe.data_dagger:
@@ -262,6 +264,8 @@ class Builder:
             spec["slips"] = recipe.data_slips
         if recipe.data_unnoted:
             spec["unnoted"] = recipe.data_unnoted
+        if recipe.data_unnoted_for:
+            spec["unnoted_for"] = recipe.data_unnoted_for
         if recipe.data_recoveries:
             spec["recoveries"] = recipe.data_recoveries
         if recipe.data_dagger:
@@ -282,6 +286,7 @@ class Builder:
             "data_recoveries",
             "data_slips",
             "data_unnoted",
+            "data_unnoted_for",
             "data_dagger",
             "data_dagger_per_episode",
             "data_fill",

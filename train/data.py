@@ -283,6 +283,24 @@ def _fraction_option(flag: str, help: str):
     return click.option(flag, default=0.0, show_default=True, type=click.FloatRange(0, 1), help=help)
 
 
+def _type_fractions(values: tuple[str, ...]) -> dict[str, float]:
+    """``TYPE=F`` pairs as a dict, each type one of the world's task types and F in [0, 1]."""
+    from harness.world import TASK_TYPES
+
+    out: dict[str, float] = {}
+    for v in values:
+        t, sep, f = v.partition("=")
+        if not sep or t not in TASK_TYPES:
+            raise click.BadParameter(f"{v!r}: give TYPE=F with TYPE one of {', '.join(TASK_TYPES)}")
+        try:
+            out[t] = float(f)
+        except ValueError:
+            raise click.BadParameter(f"{v!r}: {f!r} is not a number") from None
+        if not 0 <= out[t] <= 1:
+            raise click.BadParameter(f"{v!r}: the fraction must be between 0 and 1")
+    return out
+
+
 @click.command("data")
 @click.option(
     "--suite",
@@ -344,6 +362,14 @@ def _fraction_option(flag: str, help: str):
     "later.') out of this fraction of the train conversations that have one: its recall from "
     "the observation after is what a model that skipped the note needs (train.dagger).",
 )
+@click.option(
+    "--unnoted-for",
+    "unnoted_for",
+    metavar="TYPE=F",
+    multiple=True,
+    callback=lambda ctx, param, v: _type_fractions(v),
+    help="A task type's own --unnoted fraction (e.g. look_at_obj_in_light=1); repeat it for more types.",
+)
 def command(
     suite: str | None,
     out_dir: str,
@@ -358,6 +384,7 @@ def command(
     recoveries: int,
     slips: float,
     unnoted: float,
+    unnoted_for: dict[str, float],
 ) -> None:
     """Write react_{train,test}_{alpaca,sharegpt}.json + dataset_info.json into --out.
 
@@ -409,8 +436,8 @@ def command(
         d = manifest["slips"]
         kinds = ", ".join(f"{v} {k}" for k, v in d["kinds"].items())
         click.echo(f"slips: {d['records']} train conversations given one ({kinds})")
-    if unnoted:
-        manifest = add_unnoted(Path(out_dir), manifest, unnoted, seed)
+    if unnoted or unnoted_for:
+        manifest = add_unnoted(Path(out_dir), manifest, unnoted, seed, unnoted_for)
         d = manifest["unnoted"]
         click.echo(
             f"unnoted: notes left out of {d['records']} of the {d['with_notes']} train conversations with one"

@@ -63,16 +63,23 @@ def add_slips(suite: Suite, out: Path, manifest: dict, fraction: float, seed: in
     return write_train(out, manifest, data, "slips", info)
 
 
-def add_unnoted(out: Path, manifest: dict, fraction: float, seed: int = 0) -> dict:
+def add_unnoted(
+    out: Path, manifest: dict, fraction: float, seed: int = 0, per_type: dict[str, float] | None = None
+) -> dict:
     """Leave the notes for later out of a seeded ``fraction`` of the expert's train conversations
     (slipped, filled or plain) that have one (``train.dagger.unnoted_record``: the state a model
-    is in when it skips a note, the expert's recall from the observation after it); returns the
-    updated manifest (also written). The Alpaca files keep the plain conversations."""
+    is in when it skips a note, the expert's recall from the observation after it); ``per_type``
+    gives a task type its own fraction. Returns the updated manifest (also written). The Alpaca
+    files keep the plain conversations."""
+    from collections import Counter
+
     from train.dagger import unnoted_record
 
+    per_type = per_type or {}
     data = read_train(out)
     rng = random.Random(f"unnoted:{seed}")  # its own stream: the slips' draws stay as they were
     noted = changed = 0
+    by_type: Counter[str] = Counter()
     for i, rec in enumerate(data):
         if rec.get("supervise_from", 0):
             continue  # a DAgger or recovery record: its history is not the expert's
@@ -80,10 +87,16 @@ def add_unnoted(out: Path, manifest: dict, fraction: float, seed: int = 0) -> di
         if unnoted is None:
             continue
         noted += 1
-        if rng.random() < fraction:
+        # one draw per noted record whatever its type, so that a per-type fraction changes only
+        # that type's records: the others are left out exactly as without it
+        if rng.random() < per_type.get(rec.get("task_type", ""), fraction):
             data[i] = unnoted
             changed += 1
+            by_type[rec.get("task_type", "")] += 1
     info = {"fraction": fraction, "seed": seed, "with_notes": noted, "records": changed}
+    if per_type:
+        info["per_type"] = dict(sorted(per_type.items()))
+        info["records_by_type"] = dict(sorted(by_type.items()))
     return write_train(out, manifest, data, "unnoted", info)
 
 

@@ -76,6 +76,9 @@ class Recipe(BaseModel):
     """Fraction of the expert's training conversations with a note for later ("I also see a X (n)
     in/on R, for later.") that ``harness build``'s data step leaves it out of (``harness data
     --unnoted``): the expert's recall from the observation is what a model that skipped it needs."""
+    data_unnoted_for: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    """Per task type (``look_at_obj_in_light: 1.0``), the fraction that replaces ``data_unnoted``
+    for that type's conversations (``harness data --unnoted-for TYPE=F``)."""
     data_fill: str | None = None
     """A suite (e.g. ``synthetic-fill``) whose expert conversations on goal object types the data
     suite's split never asks for ``harness build``'s data step adds (``harness data --fill``)."""
@@ -185,6 +188,16 @@ class Recipe(BaseModel):
     def _needs_lora(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v and not info.data.get("lora", True):
             raise ValueError("4bit (QLoRA) needs lora: true")
+        return v
+
+    @field_validator("data_unnoted_for")
+    @classmethod
+    def _known_task_types(cls, v: dict[str, float]) -> dict[str, float]:
+        from harness.world import TASK_TYPES
+
+        for t in v:
+            if t not in TASK_TYPES:
+                raise ValueError(f"unknown task type {t!r} (choose from {', '.join(TASK_TYPES)})")
         return v
 
     @field_validator("turn_head_weight")
