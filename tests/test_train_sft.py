@@ -15,7 +15,17 @@ import pytest
 from tiny_train import step_losses, tiny_recipe
 
 from train.recipe import LORA_TARGETS, RecipeError, load_recipe, parse_overrides, recipe_from_dict
-from train.sft_data import IGNORE, build_examples, collate, encode, load_conversations, pack, record_messages
+from train.sft_data import (
+    IGNORE,
+    Example,
+    build_examples,
+    collate,
+    encode,
+    epoch_order,
+    load_conversations,
+    pack,
+    record_messages,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -100,6 +110,33 @@ def test_packing_is_exact(smoke_data: Path, bpe: Any, tiny_base: Path) -> None:
         packed = model(**{k: b[k] for k in ("input_ids", "position_ids")}, use_cache=False).logits[0]
         alone = torch.cat([model(input_ids=torch.tensor([e.input_ids])).logits[0] for e in exs])
     torch.testing.assert_close(packed, alone, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------ epoch order
+def test_epoch_order_draws_the_budgets_rows_by_type_weight() -> None:
+    """``type_weights`` change which rows a budget shorter than the epoch sees (a weight-3 type
+    fills about 3/4 of them where it would fill half), not their uniform order nor the epoch:
+    the rows not drawn follow, and a whole epoch (or no weights) is the plain seeded shuffle."""
+    import random
+
+    rows = [[Example([i], [i], "look" if i % 2 else "pick")] for i in range(600)]
+    plain = list(rows)
+    random.Random(7 * 1_000_003 + 2 + 1).shuffle(plain)  # the order runs before the key had
+    assert epoch_order(rows, seed=7, epoch=2) == plain
+    assert epoch_order(rows, seed=7, epoch=2, weights={"look": 3.0}, take=600) == plain
+    assert epoch_order(rows, seed=7, epoch=2, weights={"look": 3.0}) == plain
+
+    got = epoch_order(rows, seed=7, epoch=2, weights={"look": 3.0}, take=200)
+    assert got == epoch_order(rows, seed=7, epoch=2, weights={"look": 3.0}, take=200)  # pure
+    assert sorted(r[0].input_ids[0] for r in got) == list(range(600))  # the whole epoch, once each
+    looks = sum(r[0].group == "look" for r in got[:200])
+    assert 130 <= looks <= 170  # E[share] = 3/4 of 200 for a weight-3 half of the pool
+    rank = {id(r): k for k, r in enumerate(plain)}
+    assert [rank[id(r)] for r in got[:200]] == sorted(rank[id(r)] for r in got[:200])  # shuffled order kept
+    assert [rank[id(r)] for r in got[200:]] == sorted(rank[id(r)] for r in got[200:])
+    # a packed row weighs its conversations' mean
+    mixed = [[Example([0], [0], "look"), Example([1], [1], "pick")]] + [[Example([2], [2], "pick")]] * 50
+    assert epoch_order(mixed, seed=0, epoch=0, weights={"look": 1e9}, take=1)[0] is mixed[0]
 
 
 # ------------------------------------------------------------------------------ recipes
@@ -496,6 +533,26 @@ def test_few_steps_reduce_loss(smoke_data: Path, tiny_base: Path, tmp_path: Path
     assert load_recipe(out / "recipe.yaml").max_steps == 6
     assert any((tmp_path / "run" / "tb").iterdir())
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
+
+
+def test_type_weights_reach_the_steps(smoke_data: Path, tiny_base: Path, tmp_path: Path) -> None:
+    """With ``type_weights`` and a ``max_steps`` short of the epoch, train.sft says how many
+    conversations of each task type its steps see: a weighted type more than its share."""
+    import re
+
+    from train.sft import train_sft
+
+    lines: list[str] = []
+    weights = {"look_at_obj_in_light": 1000.0}
+    train_sft(
+        tiny_recipe(smoke_data, tiny_base, tmp_path / "run", max_steps=1, type_weights=weights),
+        log=lines.append,
+    )
+    (said,) = [x for x in lines if x.startswith("type_weights: the steps see ")]
+    seen = {t: (int(a), int(b)) for t, a, b in re.findall(r"(\w+) (\d+)/(\d+)", said)}
+    assert sum(a for a, _ in seen.values()) == 2  # one step of 2 conversations
+    look, pool = seen["look_at_obj_in_light"], sum(b for _, b in seen.values())
+    assert look[0] == min(2, look[1]) >= 1 and look[1] <= pool / 4  # all the step can hold
 
 
 def test_freeze_layers_keeps_the_bottom_fixed(smoke_data: Path, tiny_base: Path, tmp_path: Path) -> None:

@@ -294,7 +294,12 @@ class Builder:
         )
         # shared_prefix only changes the speed (the same loss and gradients): a build made
         # before the key existed keeps its sft step
-        trained = {k: v for k, v in recipe.to_dict().items() if k not in (*data_keys, "shared_prefix")}
+        # type_weights when unset: left out, so that builds made before the key keep their sft step
+        trained = {
+            k: v
+            for k, v in recipe.to_dict().items()
+            if k not in (*data_keys, "shared_prefix") and not (k == "type_weights" and not v)
+        }
         (adapter,) = self.run_step("sft", {"recipe": trained, "data": data_hash}, do_sft)
         merged_dir = self.dir / "merged"
 

@@ -149,6 +149,11 @@ class Recipe(BaseModel):
     not yet, ``go to drawer``, ``take alarm…``); the rest of a turn is mostly copied. The
     training loss (logged, and ``train_loss`` in train_meta.json) is then the weighted mean over
     the step's supervised tokens; the eval loss stays the plain mean."""
+    type_weights: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+    """Per task type (``look_at_obj_in_light: 2``), how much likelier its conversations are to be
+    among the rows that ``max_steps`` leaves an epoch short of all (1 when not named): those
+    rows are then drawn with these weights, not uniformly, and keep a uniform order. A whole
+    epoch sees every row once, whatever the weights (``train.sft_data.epoch_order``)."""
     packing: bool = False
     """Pack several conversations per row (position ids restart, block-diagonal attention)."""
     shared_prefix: bool = True
@@ -190,7 +195,7 @@ class Recipe(BaseModel):
             raise ValueError("4bit (QLoRA) needs lora: true")
         return v
 
-    @field_validator("data_unnoted_for")
+    @field_validator("data_unnoted_for", "type_weights")
     @classmethod
     def _known_task_types(cls, v: dict[str, float]) -> dict[str, float]:
         from harness.world import TASK_TYPES

@@ -25,6 +25,7 @@ import math
 import platform
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +44,9 @@ from train.sft_data import (
     dataset_file,
     epoch_order,
     load_conversations,
+    load_records,
     make_rows,
+    record_messages,
 )
 from train.sft_model import SFTError, load_model, mixed_precision, prepare_base
 from train.sft_step import accumulate, causal_lm_loss, prefix_unshareable, turn_weights
@@ -166,7 +169,8 @@ def train_sft(
     files = {"train": dataset_file(r.dataset_dir, r.dataset)}
     if r.eval_dataset:
         files["eval"] = dataset_file(r.dataset_dir, r.eval_dataset)
-    train_convs = load_conversations(files["train"])[: r.max_train_samples]
+    train_recs = load_records(files["train"])[: r.max_train_samples]
+    train_convs = [record_messages(rec) for rec in train_recs]
     eval_convs = load_conversations(files["eval"])[: r.max_eval_samples] if "eval" in files else []
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +182,9 @@ def train_sft(
     if not getattr(tok, "chat_template", None):
         raise SFTError(f"{base}: the tokenizer has no chat_template; use an instruct model's tokenizer")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    train_ex = build_examples(tok, train_convs, r.cutoff_len)
+    train_ex = build_examples(
+        tok, train_convs, r.cutoff_len, [rec.get("task_type", "") for rec in train_recs]
+    )
     eval_ex = build_examples(tok, eval_convs, r.cutoff_len)
     if not train_ex:
         raise SFTError(
@@ -294,6 +300,17 @@ def train_sft(
         if why_not:
             say(f"shared_prefix off: {why_not}")
         share = why_not is None
+    rows_per_step = ga * world * r.per_device_batch_size
+
+    def epoch_rows(epoch: int) -> list:
+        # the rows the remaining steps see of this epoch: with type_weights, drawn by them
+        take = (total - epoch * steps_per_epoch) * rows_per_step
+        return epoch_order(rows, seed=r.seed, epoch=epoch, weights=r.type_weights, take=take)
+
+    if r.type_weights and total * rows_per_step < len(rows):
+        seen = Counter(e.group for row in epoch_rows(0)[: total * rows_per_step] for e in row)
+        pool = Counter(e.group for row in rows for e in row)
+        say("type_weights: the steps see " + ", ".join(f"{t} {seen[t]}/{n}" for t, n in sorted(pool.items())))
     model.train()
     order_cache: dict[int, list] = {}
     while step < total:
@@ -301,9 +318,7 @@ def train_sft(
         epoch, s = divmod(step, steps_per_epoch)
         if epoch not in order_cache:
             order_cache.clear()
-            order_cache[epoch] = list(
-                batches(epoch_order(rows, seed=r.seed, epoch=epoch), r.per_device_batch_size)
-            )
+            order_cache[epoch] = list(batches(epoch_rows(epoch), r.per_device_batch_size))
         chunk = order_cache[epoch][s * ga * world : (s + 1) * ga * world]
         k = len(chunk) // world
         cols = [collate(b, pad_id, r.packing) for b in chunk[acc.process_index :: world][:k]]

@@ -31,6 +31,8 @@ class DatasetError(HarnessError, ValueError):
 class Example:
     input_ids: list[int]
     labels: list[int]
+    group: str = ""
+    """The conversation's task type (its record's ``task_type``), for the recipe's ``type_weights``."""
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -87,14 +89,19 @@ def record_messages(rec: dict[str, Any]) -> list[dict[str, str]]:
     return msgs
 
 
-def load_conversations(path: str | Path) -> list[list[dict[str, str]]]:
+def load_records(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a dataset file (a JSON list of ShareGPT or Alpaca records)."""
     try:
         records = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise DatasetError(f"{path}: cannot read dataset ({e})") from None
     if not isinstance(records, list):
         raise DatasetError(f"{path}: expected a JSON list of records")
-    return [record_messages(r) for r in records]
+    return records
+
+
+def load_conversations(path: str | Path) -> list[list[dict[str, str]]]:
+    return [record_messages(r) for r in load_records(path)]
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], gen: bool = False) -> str:
@@ -135,10 +142,16 @@ def encode(tokenizer: Any, messages: list[dict[str, str]], cutoff_len: int) -> E
 
 
 def build_examples(
-    tokenizer: Any, conversations: Sequence[list[dict[str, str]]], cutoff_len: int
+    tokenizer: Any,
+    conversations: Sequence[list[dict[str, str]]],
+    cutoff_len: int,
+    groups: Sequence[str] | None = None,
 ) -> list[Example]:
-    """Encode every conversation; drop those left with no supervised token after truncation."""
+    """Encode every conversation (``groups``: each one's task type); drop those left with no
+    supervised token after truncation."""
     out = [encode(tokenizer, c, cutoff_len) for c in conversations]
+    for e, g in zip(out, groups or (), strict=False):
+        e.group = g
     return [e for e in out if any(x != IGNORE for x in e.labels)]
 
 
@@ -200,11 +213,31 @@ def make_rows(examples: Sequence[Example], *, seed: int, packing: bool, max_len:
     return pack(order, max_len)
 
 
-def epoch_order(rows: Sequence[list[Example]], *, seed: int, epoch: int) -> list[list[Example]]:
-    """The rows of one epoch in a seeded order (a pure function of seed and epoch)."""
+def epoch_order(
+    rows: Sequence[list[Example]],
+    *,
+    seed: int,
+    epoch: int,
+    weights: dict[str, float] | None = None,
+    take: int | None = None,
+) -> list[list[Example]]:
+    """The rows of one epoch in a seeded order (a pure function of its arguments).
+
+    With ``weights`` (task type → weight, 1 when not named) and ``take`` below the row count (the
+    rows the step budget leaves this epoch), the first ``take`` rows are drawn without
+    replacement with those weights (Efraimidis-Spirakis keys: ``u ** (1 / w)``, the largest
+    kept), in the shuffled order; the rows not drawn follow. A row's weight is its
+    conversations' mean. A whole epoch still sees every row once, whatever the weights."""
     order = list(rows)
-    random.Random(seed * 1_000_003 + epoch + 1).shuffle(order)
-    return order
+    rng = random.Random(seed * 1_000_003 + epoch + 1)
+    rng.shuffle(order)
+    if not weights or take is None or take >= len(order):
+        return order
+    keys = [rng.random() ** (len(row) / sum(weights.get(e.group, 1.0) for e in row)) for row in order]
+    drawn = set(sorted(range(len(order)), key=lambda i: -keys[i])[:take])
+    return [order[i] for i in range(len(order)) if i in drawn] + [
+        order[i] for i in range(len(order)) if i not in drawn
+    ]
 
 
 def batches(rows: Sequence[list[Example]], batch_size: int) -> Iterator[Sequence[list[Example]]]:
