@@ -5,6 +5,13 @@ for later left out, a find claimed), without the noise of whole episodes.
 
     python bench/turn_accuracy.py runs/smollm2-135m-react/model data/smollm2-react --limit 60
 
+On games the model never trained on, with the notes for later left out (the recall from the
+observation that a model writing no notes needs), look and pick-two only:
+
+    harness data --suite alfworld-valid-seen --out data/valid-seen-unnoted --test-fraction 0 --unnoted 1
+    python bench/turn_accuracy.py runs/smollm2-135m-react/model data/valid-seen-unnoted \
+        --dataset react_train_sharegpt --task-type look_at_obj_in_light --task-type pick_two_obj_and_place
+
 Each conversation runs once through the HF checkpoint (fp32, 2 threads by default); a turn counts
 as right when the argmax at every one of its label positions (its text and end-of-turn token) is
 the label. Kinds: the first words of the expert's turn (``find`` = "think: Now I find", ``no so
@@ -21,7 +28,7 @@ from collections import defaultdict
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from train.sft_data import assistant_spans, dataset_file, load_conversations
+from train.sft_data import assistant_spans, dataset_file, load_records, record_messages
 
 KINDS = (
     ("think: Now I find", "find"),
@@ -45,13 +52,19 @@ def main() -> None:
         "--dataset", default="react_test_sharegpt", help="which file of it (default: the test split)"
     )
     ap.add_argument("--limit", type=int, default=60, help="conversations (default 60)")
+    ap.add_argument(
+        "--task-type", action="append", default=[], help="only conversations of this task type (repeatable)"
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--show", type=int, default=20, help="wrong turns to print")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32).eval()
-    convs = load_conversations(dataset_file(a.data, a.dataset))[: a.limit]
+    records = load_records(dataset_file(a.data, a.dataset))
+    if a.task_type:
+        records = [r for r in records if r.get("task_type") in a.task_type]
+    convs = [record_messages(r) for r in records[: a.limit]]
     right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     wrong = []
     for msgs in convs:
