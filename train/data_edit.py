@@ -89,10 +89,11 @@ def add_unnoted(
         noted += 1
         # one draw per noted record whatever its type, so that a per-type fraction changes only
         # that type's records: the others are left out exactly as without it
-        if rng.random() < per_type.get(rec.get("task_type", ""), fraction):
+        task_type = rec.get("task_type", "")
+        if rng.random() < per_type.get(task_type, fraction):
             data[i] = unnoted
             changed += 1
-            by_type[rec.get("task_type", "")] += 1
+            by_type[task_type] += 1
     info = {"fraction": fraction, "seed": seed, "with_notes": noted, "records": changed}
     if per_type:
         info["per_type"] = dict(sorted(per_type.items()))
