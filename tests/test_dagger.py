@@ -87,7 +87,7 @@ THOUGHTS = [
     r"To solve the task, I need to .+\.",
     r"First I need to find an? .+\. (An? .+ is more likely to appear in|I can check) .+\.",
     r"No .+ so far\. Next, I can check .+\.",
-    r"Now I find an? .+ \(\d+\)\. Next, I need to (take|use) it\.",
+    r"Now I find an? .+ \(\d+\)\. ((Another|A) \S+ here: (\S+ \(\d+\)|none)\. )?Next, I need to (take|use) it\.",
     r"I also see an? .+ \(\d+\) in/on .+, for later\.",
     r"I saw an? .+ \(\d+\) in/on .+ earlier\. Next, I need to go to .+\.",
     r"Now I (take|clean|heat|cool) an? .+ \(\d+\)\. Next, I need to "
@@ -713,9 +713,12 @@ def test_unnoted_for_gives_a_task_type_its_own_fraction(tmp_path, monkeypatch) -
     looks = [r for r in data if r["task_type"] == look]
     assert looks and not any(is_note(t["value"]) for r in looks for t in r["conversations"])
     assert len(per[look]) > len(plain[look])
-    assert per[two] == plain[two]  # the other type's records: left out exactly as before
-    info, per, _ = unnoted(tmp_path / "two", per_type={two: 0})
-    assert two not in per and per[look] == plain[look] and info["records_by_type"] == {look: len(plain[look])}
+    # another type's fraction leaves look's records out exactly as before (pick two's notes are
+    # all inside "Now I find" thoughts in these games, so it has none to leave out)
+    for frac in (0, 1.0):
+        info, per, _ = unnoted(tmp_path / f"two{frac}", per_type={two: frac})
+        assert two not in per and per[look] == plain[look]
+        assert info["records_by_type"] == {look: len(plain[look])}
 
     _, first = _build_data_step(tmp_path, monkeypatch, "data_unnoted: 0.5\n")
     manifest, second = _build_data_step(

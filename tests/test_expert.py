@@ -111,22 +111,37 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
 
 def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: list) -> None:
     """The lamp of a look task or the second object of a pick-two task, seen before it is
-    needed, is noted in a thought of its own right after the observation that shows it (or
-    after the "Now I find" thought it calls for); when it is needed,
-    a thought recalls where it is and the next command goes there."""
+    needed, is noted right after the observation that shows it: in a thought of its own, or,
+    when that observation shows what the search was for, in the "here:" slot of the "Now I
+    find" thought, which every such find has ("none" when the observation shows no such
+    object); when it is needed, a thought recalls where it is and the next command goes there."""
     import re
 
-    noted = recalled = 0
+    noted = inline = none = recalled = 0
     for steps in synthetic_trajectories:
         for i, s in enumerate(steps):
-            m = re.search(r"I also see a (\w+) \((\d+)\)", s.text)
+            m = re.search(
+                r"I also see a (\w+) \((\d+)\)|(?:Another|A) (\w+) here: (?:(\w+) \((\d+)\)|none)\.", s.text
+            )
             if m:
-                noted += 1
-                # right after the command that showed it, or after the "Now I find" thought
-                # that the same observation called for
+                # right after the command that showed it
                 shown = next(t.observation for t in reversed(steps[:i]) if not t.is_thought)
-                assert steps[i - 1].text.startswith("think: Now I find") or not steps[i - 1].is_thought
-                assert f"{m.group(1)} {m.group(2)}" in shown, (s.text, shown)
+                assert not steps[i - 1].is_thought, (steps[i - 1].text, s.text)
+                if m.group(3) is not None:  # the slot of a find thought
+                    found = re.match(r"think: Now I find a (\w+) \((\d+)\)", s.text)
+                    assert found, s.text
+                    if m.group(4) is None:  # "none": no other such object in that observation
+                        none += 1
+                        others = shown.replace(f"{found.group(1)} {found.group(2)}", "")
+                        assert not re.search(rf"\b{m.group(3)} \d", others), (s.text, shown)
+                        continue
+                    assert m.group(4) == m.group(3)
+                    inline += 1
+                    word, num = m.group(4), m.group(5)
+                else:
+                    word, num = m.group(1), m.group(2)
+                noted += 1
+                assert f"{word} {num}" in shown, (s.text, shown)
             m = re.fullmatch(
                 r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text
             )
@@ -138,4 +153,4 @@ def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: li
                     f"{m.group(1)} {m.group(2)}" in t.observation and m.group(3) in t.observation
                     for t in steps[:i]
                 )
-    assert noted > 0 and recalled > 0
+    assert noted > inline > 0 and none > 0 and recalled > 0
