@@ -16,7 +16,8 @@ Each conversation runs once through the HF checkpoint (fp32, 2 threads by defaul
 as right when the argmax at every one of its label positions (its text and end-of-turn token) is
 the label. Kinds: the first words of the expert's turn (``find`` = "think: Now I find", ``no so
 far`` = "think: No …", ``note`` = "think: I also see", ``recall`` = "think: I saw", ``list`` =
-"think: First I need to find", other thoughts; commands by verb). Prints a table and the first
+"think: First I need to find", other thoughts; commands by verb; a find whose "here:" slot
+names an object needed later, or none, is ``find, here: X`` or ``find, here: none``). Prints a table and the first
 wrong turns: what the expert wrote, what the model's argmax wrote, and the observation before.
 """
 
@@ -41,6 +42,8 @@ KINDS = (
 
 
 def kind(text: str) -> str:
+    if text.startswith("think: Now I find") and " here: " in text:  # a find with the later slot
+        return "find, here: none" if " here: none." in text else "find, here: X"
     return next((k for prefix, k in KINDS if text.startswith(prefix)), text.split(" ", 1)[0])
 
 

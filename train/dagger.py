@@ -38,7 +38,8 @@ so a slipped conversation teaches all the original does plus what to do after "N
     harness data --suite alfworld-train --out data/slips --slips 0.5
 
 Unnoted conversations (``unnoted_record``) are the expert's with its notes for later left out
-("I also see a knife (2) in/on diningtable 1, for later."), the state SmolLM2 is in whenever it
+("I also see a desklamp (1) in/on desk 1, for later.", the thoughts of their own; the "here:" slot
+of a find thought stays), the state SmolLM2 is in whenever it
 skips one: in the valid_seen games the one-epoch build lost, it wrote no note in any (30 of 30),
 and it never recalled the lamp or second object it had seen. The expert's later turns stay right
 from there (it recalls what observations showed, not what it noted), so they teach the recall

@@ -358,9 +358,9 @@ def _type_fractions(values: tuple[str, ...]) -> dict[str, float]:
 )
 @_fraction_option(
     "--unnoted",
-    "Leave the expert's notes for later ('I also see a knife (2) in/on diningtable 1, for "
-    "later.') out of this fraction of the train conversations that have one: its recall from "
-    "the observation after is what a model that skipped the note needs (train.dagger).",
+    "Leave the expert's notes for later ('I also see a desklamp (1) in/on desk 1, for later.', "
+    "a thought of its own) out of this fraction of the train conversations that have one: its "
+    "recall from the observation after is what a model that skipped the note needs (train.dagger).",
 )
 @click.option(
     "--unnoted-for",

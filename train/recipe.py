@@ -73,9 +73,10 @@ class Recipe(BaseModel):
     """Fraction of the training conversations that ``harness build``'s data step gives one no-op
     slip, left out of the loss (``harness data --slips``: a repeated ``go to``, a phantom ``take``)."""
     data_unnoted: float = Field(default=0.0, ge=0.0, le=1.0)
-    """Fraction of the expert's training conversations with a note for later ("I also see a X (n)
-    in/on R, for later.") that ``harness build``'s data step leaves it out of (``harness data
-    --unnoted``): the expert's recall from the observation is what a model that skipped it needs."""
+    """Fraction of the expert's training conversations with a note for later of its own ("I also
+    see a X (n) in/on R, for later.") that ``harness build``'s data step leaves it out of
+    (``harness data --unnoted``): the expert's recall from the observation is what a model that
+    skipped it needs. The "here:" slot of a find thought is never left out."""
     data_unnoted_for: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
     """Per task type (``look_at_obj_in_light: 1.0``), the fraction that replaces ``data_unnoted``
     for that type's conversations (``harness data --unnoted-for TYPE=F``)."""
