@@ -87,7 +87,8 @@ THOUGHTS = [
     r"To solve the task, I need to .+\.",
     r"First I need to find an? .+\. (An? .+ is more likely to appear in|I can check) .+\.",
     r"No .+ so far\. Next, I can check .+\.",
-    r"Now I find an? .+ \(\d+\)\. ((Another|A) \S+ here: (\S+ \(\d+\)|none)\. )?Next, I need to (take|use) it\.",
+    r"Now I find an? .+ \(\d+\)\. (A \S+ here: (\S+ \(\d+\)|none)\. |All \S+ here: an? \S+ \d+(, an? \S+ \d+)*\. )?"
+    r"Next, I need to (take|use) it\.",
     r"I also see an? .+ \(\d+\) in/on .+, for later\.",
     r"I saw an? .+ \(\d+\) in/on .+ earlier\. Next, I need to go to .+\.",
     r"Now I (take|clean|heat|cool) an? .+ \(\d+\)\. Next, I need to "

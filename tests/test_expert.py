@@ -112,45 +112,48 @@ def test_search_thoughts_name_a_few_receptacles_then_visit_them_in_order(
 def test_objects_needed_later_are_noted_then_recalled(synthetic_trajectories: list) -> None:
     """The lamp of a look task or the second object of a pick-two task, seen before it is
     needed, is noted right after the observation that shows it: in a thought of its own, or,
-    when that observation shows what the search was for, in the "here:" slot of the "Now I
-    find" thought, which every such find has ("none" when the observation shows no such
-    object); when it is needed, a thought recalls where it is and the next command goes there."""
+    when that observation shows what the search was for, in a slot of the "Now I find" thought,
+    which every such find has: "A desklamp here: desklamp (1)." ("none" when the observation
+    shows none), "All soapbar here: a soapbar 4, a soapbar 1." (every one the observation
+    lists, in its order). When it is needed, a thought recalls where it is and the next command
+    goes there."""
     import re
 
-    noted = inline = none = recalled = 0
+    counts = {"note": 0, "lamp": 0, "none": 0, "run": 0, "recall": 0}
     for steps in synthetic_trajectories:
         for i, s in enumerate(steps):
-            m = re.search(
-                r"I also see a (\w+) \((\d+)\)|(?:Another|A) (\w+) here: (?:(\w+) \((\d+)\)|none)\.", s.text
-            )
-            if m:
+            note = re.search(r"I also see a (\w+) \((\d+)\)", s.text)
+            lamp = re.search(r" A (\w+) here: (?:(\w+) \((\d+)\)|none)\.", s.text)
+            run = re.search(r" All (\w+) here: (.+?)\. Next", s.text)
+            if note or lamp or run:
                 # right after the command that showed it
-                shown = next(t.observation for t in reversed(steps[:i]) if not t.is_thought)
                 assert not steps[i - 1].is_thought, (steps[i - 1].text, s.text)
-                if m.group(3) is not None:  # the slot of a find thought
-                    found = re.match(r"think: Now I find a (\w+) \((\d+)\)", s.text)
-                    assert found, s.text
-                    if m.group(4) is None:  # "none": no other such object in that observation
-                        none += 1
-                        others = shown.replace(f"{found.group(1)} {found.group(2)}", "")
-                        assert not re.search(rf"\b{m.group(3)} \d", others), (s.text, shown)
-                        continue
-                    assert m.group(4) == m.group(3)
-                    inline += 1
-                    word, num = m.group(4), m.group(5)
-                else:
-                    word, num = m.group(1), m.group(2)
-                noted += 1
-                assert f"{word} {num}" in shown, (s.text, shown)
+                shown = steps[i - 1].observation
+                assert (note is None) == s.text.startswith("think: Now I find"), s.text
+            if note:
+                counts["note"] += 1
+                assert f"{note.group(1)} {note.group(2)}" in shown, (s.text, shown)
+            elif lamp and lamp.group(2) is None:
+                counts["none"] += 1
+                assert not re.search(rf"\b{lamp.group(1)} \d", shown), (s.text, shown)
+            elif lamp:
+                counts["lamp"] += 1
+                assert lamp.group(2) == lamp.group(1) and f"a {lamp.group(2)} {lamp.group(3)}" in shown
+            elif run:
+                counts["run"] += len(run.group(2).split(", ")) > 1
+                assert run.group(2).split(", ") == re.findall(rf"\ba {run.group(1)} \d+", shown), (
+                    s.text,
+                    shown,
+                )
             m = re.fullmatch(
                 r"think: I saw a (\w+) \((\d+)\) in/on (.+) earlier\. Next, I need to go to \3\.", s.text
             )
             if m:
-                recalled += 1
+                counts["recall"] += 1
                 assert steps[i + 1].text == f"go to {m.group(3)}"
                 assert f"{m.group(1)} {m.group(2)}" in steps[i + 1].observation
                 assert any(
                     f"{m.group(1)} {m.group(2)}" in t.observation and m.group(3) in t.observation
                     for t in steps[:i]
                 )
-    assert noted > inline > 0 and none > 0 and recalled > 0
+    assert all(counts.values()), counts

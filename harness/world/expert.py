@@ -262,21 +262,31 @@ class _Planner:
 
     def found(self, word: str, o: str, r: str) -> None:
         """The thought that the search found ``o`` (a ``word``) in/on ``r``. While an object is
-        needed after this one (``self.later``: the lamp, the second object), it also says
-        whether ``r`` shows one: "Now I find a knife (1). Another knife here: knife (2). Next,
-        I need to take it." or "... Another knife here: none. ...". A slot in every such
-        thought, the object's type named just before it, rather than a note some thoughts
-        have: as a thought of its own after this one (or its tail), the SmolLM2 builds wrote
-        almost no notes (teacher-forced, the shipped build wrote 1 of valid_seen's 20, though
-        it recalled 15 of 16 noted objects); and in all 14 pick-two recalls of valid_seen's
-        expert the second object lay beside the first."""
+        needed after this one (``self.later``), it also says what ``r`` shows of it. The lamp
+        of a look task: "Now I find a cd (1). A desklamp here: desklamp (1). Next, I need to
+        take it." (or "... here: none. ..."). The second object of a pick-two task: every one
+        of the type, as the observation lists them (a run of it, in its order): "Now I find a
+        soapbar (1). All soapbar here: a soapbar 4, a soapbar 1. Next, I need to take it.".
+        A slot in every such thought rather than a note some have: as a thought of its own
+        after this one, the SmolLM2 builds wrote almost no notes (teacher-forced, the build
+        of 2026-12-07 wrote 1 of valid_seen's 20, though it recalled 15 of 16 noted objects),
+        and in all 14 pick-two recalls of valid_seen's expert the second object lay beside the
+        first. A yes-or-no slot for the second object ("Another soapbar here: soapbar (4)" or
+        "none") was answered "none" in 6 of the 14 teacher-forced where the expert named one
+        (the build of 2026-12-07 with it); a copy of the observation's run asks only where the
+        run ends."""
         slot = ""
         if self.later:
             t, p = self.later[0]
-            extra = [x for x in self.game.contents(r) if x != o and self._matches(x, t, p)]
-            self.noted.update(extra[:1])
-            what = f"{_type_word(t)} ({self.name(extra[0]).split()[-1]})" if extra else "none"
-            slot = f"{'Another' if t == self.w.otype.get(o) else 'A'} {_type_word(t)} here: {what}. "
+            if t == self.w.otype.get(o):
+                run = [x for x in self.game.contents(r) if x == o or self._matches(x, t, p)]
+                self.noted.update(x for x in run if x != o)
+                slot = f"All {_type_word(t)} here: {', '.join(f'a {self.name(x)}' for x in run)}. "
+            else:
+                extra = [x for x in self.game.contents(r) if self._matches(x, t, p)]
+                self.noted.update(extra[:1])
+                what = f"{_type_word(t)} ({self.name(extra[0]).split()[-1]})" if extra else "none"
+                slot = f"A {_type_word(t)} here: {what}. "
         self.think(f"Now I find a {word} ({self.name(o).split()[-1]}). {slot}Next, I need to take it.")
 
     def take(self, o: str, r: str) -> None:
