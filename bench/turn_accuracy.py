@@ -17,8 +17,9 @@ as right when the argmax at every one of its label positions (its text and end-o
 the label. Kinds: the first words of the expert's turn (``find`` = "think: Now I find", ``no so
 far`` = "think: No …", ``note`` = "think: I also see", ``recall`` = "think: I saw", ``list`` =
 "think: First I need to find", other thoughts; commands by verb; a find whose "here:" slot
-names an object needed later, or none, is ``find, here: X`` or ``find, here: none``). Prints a table and the first
-wrong turns: what the expert wrote, what the model's argmax wrote, and the observation before.
+names an object needed later, or none, is ``find, here: X`` or ``find, here: none``). Prints a
+table and the first wrong turns: what the expert wrote, what the model's argmax wrote, and the
+observation before.
 """
 
 from __future__ import annotations
