@@ -235,18 +235,18 @@ class _Planner:
             for r in batch:
                 self.visit(r)
                 hit = self._known(otype, prop)
-                self._note_for_later(r, skip=hit[0] if hit else None)
                 if hit:
-                    return hit
+                    return hit  # found() says what else r shows that is needed later
+                self._note_for_later(r)
             order = [r for r in order if r not in self.checked]
         raise ExpertFailed(f"no {word} found in any receptacle")
 
-    def _note_for_later(self, r: str, *, skip: str | None) -> None:
-        """Say so when ``r`` shows an object the plan needs after the current search (the lamp
-        of a look task, the second object of a pick-two task), so that the later recall copies
-        this thought rather than an observation many turns back. A thought of its own; when
-        ``r`` also shows what the search was for (``skip``), :meth:`found` says it instead."""
-        if not self.later or skip is not None:
+    def _note_for_later(self, r: str) -> None:
+        """Say so when ``r``, which does not show what the search is for, shows an object the
+        plan needs after it (the lamp of a look task, the second object of a pick-two task), so
+        that the later recall copies this thought rather than an observation many turns back.
+        Where the search ends, :meth:`found` says it instead."""
+        if not self.later:
             return
         extra = [
             o
